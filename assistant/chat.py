@@ -1,0 +1,173 @@
+"""One turn of a conversation: pick the model, build the context, stream the reply.
+
+`Assistant` is the core's front door for the app and the terminal client alike. It is shared by
+every session of a process (it holds only the HTTP connection pool, the catalogue cache and, in
+offline mode, the address of the bundled model; nothing per user).
+
+Model choice for a turn:
+- the model the user picked, or the configured default;
+- when the new message carries images and the catalogue says that model is text-only (DeepSeek
+  is), the configured vision model answers instead and `ModelUsed.reason` says "vision";
+- a model missing from the catalogue is tried as is, and if the provider answers that it cannot
+  read images (404), the turn goes to the vision model before any text was shown;
+- fallback models stand in when the provider fails before the first token (see `client`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant import local_model
+from assistant.catalogue import Catalogue, ModelInfo
+from assistant.client import ChatClient
+from assistant.context import ChatTurn, build_messages
+from assistant.errors import ImageNotSupportedError
+from assistant.events import Event, Failed, ModelUsed, TextDelta
+from assistant.roles import Role
+from assistant.settings import Settings
+
+OFFLINE_IMAGE_SENTENCE = (
+    "The offline demo model cannot read images. To send photos, set OPENROUTER_API_KEY "
+    "in the environment or in .streamlit/secrets.toml."
+)
+
+
+class _NoModels:
+    """Lister for the offline mode: the bundled model is the whole catalogue."""
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return []
+
+
+class Assistant:
+    """Streams replies for any front end. Thread-safe; create one per process."""
+
+    def __init__(self, settings: Settings, *, client: ChatClient | None = None) -> None:
+        self.settings = settings
+        self.offline = settings.offline
+        self._client = client
+        self._lock = threading.Lock()
+        if self.offline:
+            local = ModelInfo(
+                id=local_model.LOCAL_MODEL_ID,
+                name=local_model.LOCAL_MODEL_NAME,
+                context_length=local_model.LOCAL_CONTEXT_LENGTH,
+                prompt_price=0.0,
+                completion_price=0.0,
+            )
+            self.catalogue = Catalogue(_NoModels(), extra=[local])
+        else:
+            self.catalogue = Catalogue(self._get_client())
+
+    @property
+    def default_model(self) -> str:
+        return local_model.LOCAL_MODEL_ID if self.offline else self.settings.model
+
+    def _get_client(self) -> ChatClient:
+        # The offline client is made on first use: starting the bundled model takes a moment
+        # and should not happen when a page merely imports the core.
+        with self._lock:
+            if self._client is None:
+                settings = self.settings
+                if self.offline:
+                    settings = local_model.local_settings(settings)
+                self._client = ChatClient(settings)
+            return self._client
+
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        return self.catalogue.get(model_id)
+
+    def stream_reply(
+        self,
+        role: Role,
+        history: Sequence[ChatTurn],
+        *,
+        model: str | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Iterator[Event]:
+        """Events for the reply to `history[-1]`. Closing the iterator stops the model."""
+        requested = model or self.default_model
+        newest = history[-1]
+        if self.offline:
+            if newest.images:
+                yield Failed(ImageNotSupportedError(OFFLINE_IMAGE_SENTENCE))
+                return
+            if not local_model.is_available():
+                yield Failed(local_model.LocalModelUnavailable())
+                return
+            requested = local_model.LOCAL_MODEL_ID
+        answering, reason = requested, ""
+        if newest.images and self.catalogue.reads_images(requested) is False:
+            answering, reason = self.settings.vision_model, "vision"
+        yield from self._stream(role, history, requested, answering, reason, response_format)
+
+    def _stream(
+        self,
+        role: Role,
+        history: Sequence[ChatTurn],
+        requested: str,
+        answering: str,
+        reason: str,
+        response_format: dict[str, Any] | None,
+    ) -> Iterator[Event]:
+        try:
+            client = self._get_client()
+        except Exception as exc:  # the bundled model failed to start
+            from assistant.errors import AssistantError, UnexpectedError
+
+            error = exc if isinstance(exc, AssistantError) else UnexpectedError(detail=repr(exc))
+            yield Failed(error)
+            return
+        info = self.catalogue.get(answering)
+        has_images = bool(history[-1].images)
+        with_images = info.reads_images if info else has_images
+        context_length = info.context_length if info else self.catalogue.context_length(answering)
+        reply_tokens = self.settings.max_tokens or min(4096, max(256, context_length // 4))
+        messages = build_messages(
+            role.system_prompt,
+            history,
+            context_length=context_length,
+            reply_tokens=reply_tokens,
+            with_images=with_images,
+        )
+        fallbacks = [m for m in self.settings.fallback_models if m != answering]
+        if has_images:
+            fallbacks = [m for m in fallbacks if self.catalogue.reads_images(m)]
+        events = client.stream_chat(
+            messages,
+            answering,
+            temperature=role.temperature,
+            fallback_models=fallbacks,
+            max_tokens=self.settings.max_tokens,
+            response_format=response_format,
+        )
+        got_text = False
+        try:
+            for event in events:
+                if isinstance(event, ModelUsed) and reason:
+                    event = ModelUsed(event.model, requested=requested, reason=reason)
+                elif isinstance(event, TextDelta):
+                    got_text = True
+                elif (
+                    isinstance(event, Failed)
+                    and isinstance(event.error, ImageNotSupportedError)
+                    and has_images
+                    and not reason
+                    and not got_text
+                    and answering != self.settings.vision_model
+                ):
+                    # The catalogue did not know this model; the provider says it is text-only.
+                    yield from self._stream(
+                        role, history, requested, self.settings.vision_model, "vision", None
+                    )
+                    return
+                yield event
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+
+__all__ = ["OFFLINE_IMAGE_SENTENCE", "Assistant", "ChatTurn"]

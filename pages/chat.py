@@ -1,0 +1,75 @@
+"""The chat page: pick a role, ask, attach photos, watch the answer stream in."""
+
+import streamlit as st
+
+from assistant import local_model
+from assistant.limits import MAX_MESSAGE_CHARS, MAX_UPLOAD_MB
+from ui import services, sidebar, state, turns
+from ui.transcript import draw_transcript
+from ui.uploads import IMAGE_TYPES
+
+state.init()
+assistant = services.assistant()
+role, model = sidebar.draw(assistant)
+
+st.title(role.label)
+st.caption(f"{role.description} · Model: `{model}`")
+if role.notice:
+    st.info(role.notice, icon=":material/medical_information:")
+if assistant.offline:
+    if local_model.is_available():
+        st.warning(
+            f"**Offline demo.** Answers come from the bundled {local_model.LOCAL_MODEL_NAME}, a "
+            "tiny model that is often wrong. For real answers, set `OPENROUTER_API_KEY` in "
+            "`.streamlit/secrets.toml` or the environment and restart.",
+            icon=":material/wifi_off:",
+        )
+    else:
+        st.error(str(local_model.LocalModelUnavailable()), icon=":material/key:")
+
+submitted = st.chat_input(
+    f"Ask {role.name} · {model}",
+    accept_file="multiple",
+    file_type=IMAGE_TYPES,
+    max_upload_size=MAX_UPLOAD_MB,
+    max_chars=MAX_MESSAGE_CHARS,
+    submit_mode="stop",
+)
+reply_due = turns.accept_input(submitted) if submitted else False
+if (action := state.take_action()) is not None:
+    reply_due = turns.apply_action(action) or reply_due
+
+messages = state.messages()
+draw_transcript(messages)
+
+if not messages and role.starters:
+    st.caption("Try one of these:")
+    for index, starter in enumerate(role.starters):
+        st.button(
+            starter,
+            key=f"starter_{index}",
+            icon=":material/chat_bubble:",
+            on_click=state.queue_action,
+            args=("send", starter),
+        )
+
+if st.session_state[state.EDITING] and messages and not reply_due:
+    last_user = next((m for m in reversed(messages) if m.role == "user"), None)
+    with st.form("edit_last"):
+        st.text_area(
+            "Edit your last message",
+            value=last_user.text if last_user else "",
+            key=state.EDITED_TEXT,
+        )
+        send, cancel = st.columns(2)
+        send.form_submit_button(
+            "Send", icon=":material/send:", on_click=state.queue_edit, type="primary"
+        )
+        cancel.form_submit_button("Cancel", on_click=state.stop_editing)
+
+for notice in st.session_state[state.NOTICE]:
+    st.warning(notice, icon=":material/warning:")
+st.session_state[state.NOTICE] = []
+
+if reply_due:
+    turns.stream_reply(assistant, role, model)

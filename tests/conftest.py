@@ -1,0 +1,18 @@
+"""Shared fixtures. Every test starts with a clean environment: no real key leaks in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+_PREFIXES = ("OPENROUTER_", "ASSISTANT_", "DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    yield

