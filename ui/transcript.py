@@ -70,35 +70,29 @@ def draw_message(message: ChatMessage, *, last: bool) -> None:
 def draw_actions(message: ChatMessage, *, last: bool) -> None:
     reply = message.reply
     assert reply is not None
-    columns = st.columns([1, 1, 1, 5] if last else [1, 7], gap="small")
-    with columns[0], st.popover("Copy", icon=":material/content_copy:", width="content"):
-        st.code(message.text or " ", language="markdown", wrap_lines=True)
-    if not last:
-        return
-    if reply.status == ERROR:
-        columns[1].button(
-            "Retry",
+    with st.container(horizontal=True, gap="small"):
+        with st.popover("Copy", icon=":material/content_copy:", type="tertiary"):
+            st.code(message.text or " ", language="markdown", wrap_lines=True)
+        if not last:
+            return
+        failed = reply.status == ERROR
+        st.button(
+            "Retry" if failed else "Regenerate",
             icon=":material/refresh:",
-            key="retry",
+            key="retry" if failed else "regenerate",
+            type="tertiary",
             on_click=state.queue_action,
             args=("regenerate",),
         )
-    else:
-        columns[1].button(
-            "Regenerate",
-            icon=":material/refresh:",
-            key="regenerate",
-            on_click=state.queue_action,
-            args=("regenerate",),
+        st.button(
+            "Edit",
+            icon=":material/edit:",
+            key="edit",
+            type="tertiary",
+            help="Edit your last message and send it again",
+            on_click=st.session_state.__setitem__,
+            args=(state.EDITING, True),
         )
-    columns[2].button(
-        "Edit",
-        icon=":material/edit:",
-        key="edit",
-        help="Edit your last message and send it again",
-        on_click=st.session_state.__setitem__,
-        args=(state.EDITING, True),
-    )
 
 
 def draw_transcript(messages: list[ChatMessage]) -> None:

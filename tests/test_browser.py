@@ -1,0 +1,161 @@
+"""End to end: Debian's Chromium, driven by Playwright, against the app served by `streamlit run`.
+
+The fake OpenRouter server runs in this process; the app runs as shipped in another process and
+reaches it over loopback. Screenshots of the runs go to docs/ for the README.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.fake_openrouter import FakeOpenRouter, http_error, reply
+from tests.served_app import served_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the browser tests: `make browser` installs chromium")
+    pytest.skip(
+        "browser tests skipped: install Chromium with `sudo apt-get install chromium`",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenRouter]:
+    with FakeOpenRouter(tokens_per_second=40) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {
+        "OPENROUTER_API_KEY": "sk-or-v1-test",
+        "OPENROUTER_BASE_URL": fake.url,
+        "OPENROUTER_FALLBACK_MODELS": "",
+        "ASSISTANT_MAX_RETRIES": "0",
+        "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+    }
+    with served_app(env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str, fake: FakeOpenRouter) -> Iterator[Page]:
+    fake.reset()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
+    yield page
+    context.close()
+
+
+def ask(page: Page, text: str) -> None:
+    page.get_by_test_id("stChatInputTextArea").fill(text)
+    page.get_by_test_id("stChatInputSubmitButton").click()
+
+
+def messages(page: Page):  # type: ignore[no-untyped-def]
+    return page.get_by_test_id("stChatMessage")
+
+
+def test_a_typed_message_streams_its_answer(page: Page, fake: FakeOpenRouter) -> None:
+    words = " ".join(f"word{i}" for i in range(60))
+    fake.queue(reply(words, tokens_per_second=30))
+    ask(page, "My phone battery drains fast")
+    expect(messages(page).nth(0)).to_contain_text("My phone battery drains fast")
+    reply_bubble = messages(page).nth(1)
+    expect(reply_bubble).to_contain_text("word5", timeout=15_000)
+    partial = reply_bubble.inner_text()
+    assert "word59" not in partial  # seen mid-stream: the text arrives as it is generated
+    expect(reply_bubble).to_contain_text("word59", timeout=20_000)
+    page.screenshot(path=str(DOCS / "chat-desktop.png"), full_page=True)
+
+
+def test_an_attached_image_shows_inline(page: Page, fake: FakeOpenRouter) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 60, 40)).save(buffer, "PNG")
+    page.get_by_test_id("stChatInput").locator("input[type=file]").set_input_files(
+        files=[{"name": "gadget.png", "mimeType": "image/png", "buffer": buffer.getvalue()}]
+    )
+    ask(page, "What is wrong with this charger?")
+    user = messages(page).nth(0)
+    expect(user.locator("img").last).to_be_visible(timeout=15_000)
+    expect(messages(page).nth(1)).to_contain_text("reads images", timeout=15_000)
+    assert fake.chat_requests[-1].json["messages"][-1]["content"][1]["type"] == "image_url"
+
+
+def test_an_invalid_key_gives_a_sentence_that_says_what_to_fix(
+    page: Page, fake: FakeOpenRouter
+) -> None:
+    fake.queue(http_error(401, message="User not found."))
+    ask(page, "hello")
+    alert = messages(page).nth(1).get_by_test_id("stAlertContentError")
+    expect(alert).to_contain_text("OPENROUTER_API_KEY", timeout=15_000)
+    expect(messages(page).nth(0)).to_contain_text("hello")
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_switching_role_changes_the_page(page: Page) -> None:
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Healthcare guidance").click()
+    expect(page.get_by_role("heading", name="Healthcare guidance")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("not a diagnosis").first).to_be_visible()
+
+
+def test_stop_keeps_the_partial_reply_and_hangs_up(page: Page, fake: FakeOpenRouter) -> None:
+    words = " ".join(f"part{i}" for i in range(400))
+    fake.queue(reply(words, tokens_per_second=20))
+    ask(page, "tell me a long story")
+    expect(messages(page).nth(1)).to_contain_text("part3", timeout=15_000)
+    page.get_by_test_id("stChatInputStopButton").click()
+    assert fake.wait_for_disconnect(timeout=10)
+    kept = messages(page).nth(1).inner_text()
+    assert "part3" in kept and "part399" not in kept
+    ask(page, "thanks")  # the next run shows the stopped reply, marked
+    expect(messages(page).nth(1)).to_contain_text("Stopped", timeout=15_000)
+    expect(messages(page).nth(1)).to_contain_text("part3")
+
+
+def test_phone_width_screenshot(browser: Browser, app_url: str, fake: FakeOpenRouter) -> None:
+    fake.reset()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(app_url)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
+    ask(page, "My Bluetooth headphones keep disconnecting")
+    expect(messages(page).nth(1)).to_contain_text("disconnecting", timeout=15_000)
+    page.screenshot(path=str(DOCS / "chat-phone.png"), full_page=True)
+    context.close()
