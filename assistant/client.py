@@ -7,399 +7,55 @@ arrived before a failure stays with the consumer.
 Timing. httpx's read timeout cannot express "no content for N seconds": keep-alive comments
 reset it, and it cannot be a short polling tick either, because a read timeout closes the
 response. So the client compares the time since the last content with its bound after every
-read (which catches a server that sends only keep-alives), and a watchdog thread shuts down the
-socket of a stream whose deadline passed (which wakes a read blocked on a silent server at the
-deadline). The httpx read timeout is only a backstop. Time the consumer spends between our
-yields does not count: the server is not being read then.
+read (which catches a server that sends only keep-alives), and a watchdog thread
+(assistant/deadlines.py) shuts down the socket of a stream whose deadline passed (which wakes a
+read blocked on a silent server at the deadline). The httpx read timeout is only a backstop.
+Time the consumer spends between our yields does not count: the server is not being read then.
 
 Recovery. Retries (408, 429, 5xx, network errors, timeouts) and then the fallback models are
 tried only while nothing has reached the consumer, so a reply is never duplicated. `ModelUsed`
 is held back until the attempt's first other event, which is why it is sent exactly once.
 Fallbacks are client-side (not OpenRouter's `models` field) so they work with any server.
+
+Chunks become events in assistant/chunks.py; error answers become AssistantErrors in
+assistant/provider_errors.py. This module owns only the I/O, the timing and the recovery.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import email.utils
-import json
 import logging
-import math
 import random
-import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from assistant.chunks import ReplyReader
+from assistant.deadlines import Deadline, Watchdog
 from assistant.errors import (
     AssistantError,
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    ImageNotSupportedError,
-    InsufficientCreditsError,
-    ModerationError,
     NetworkError,
-    ProviderUnavailableError,
-    RateLimitedError,
     ReplyInterruptedError,
     ReplyTimeoutError,
     UnexpectedError,
 )
-from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta, TextDelta, Usage
+from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta, TextDelta
+from assistant.provider_errors import DETAIL_LIMIT, error_from_status
 from assistant.settings import Settings
 from assistant.sse import SSEMessage, SSEParser
 
-__all__ = ["ChatClient", "error_from_chunk", "error_from_status", "parse_retry_after"]
+__all__ = ["ChatClient"]
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time, with jitter
 BACKOFF_CAP = 8.0
-WATCHDOG_TICK = 0.05
 MAX_ERROR_BODY = 64_000  # bytes of an error body worth reading
-
-
 DRAIN_WAIT = 0.25  # after [DONE], how long to wait for the body's end so the connection is reused
-DETAIL_LIMIT = 500
-
-
-# -- provider errors -> AssistantError -------------------------------------------------------
-
-
-def error_from_status(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str] | httpx.Headers,
-    *,
-    model: str = "",
-    now: float | None = None,
-) -> AssistantError:
-    """Map an HTTP error response (JSON, HTML or empty body) to an AssistantError."""
-    message, metadata = _error_body(body)
-    retry_after = parse_retry_after(headers, now=now)
-    detail = f"HTTP {status}: {message or '(empty body)'}"
-    if raw := metadata.get("raw"):  # upstream rate limits put the provider's reason here
-        detail += f" [{raw}]"
-    return _error_for_code(status, message, metadata, model, retry_after, detail[:DETAIL_LIMIT])
-
-
-def error_from_chunk(error: Any, *, model: str = "") -> AssistantError:
-    """Map a mid-stream `error` object (code an int, a numeric string or a name)."""
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    code = error.get("code")
-    message = str(error.get("message") or "")
-    metadata = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
-    detail = f"stream error {code}: {message}"[:DETAIL_LIMIT]
-    if isinstance(code, str) and code.strip().isdigit():
-        code = int(code.strip())
-    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-        return _error_for_code(code, message, metadata, model, None, detail)
-    return ProviderUnavailableError(_unavailable_sentence(model), detail=detail)
-
-
-def parse_retry_after(
-    headers: Mapping[str, str] | httpx.Headers, *, now: float | None = None
-) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`."""
-    headers = httpx.Headers(headers)
-    now = time.time() if now is None else now
-    if value := headers.get("retry-after", "").strip():
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                when = None
-            if when is not None and when.tzinfo is None:  # "-0000": UTC, says RFC 5322
-                when = when.replace(tzinfo=datetime.UTC)
-            seconds = when.timestamp() - now if when is not None else math.nan
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    if value := headers.get("x-ratelimit-reset", "").strip():
-        try:
-            reset = float(value)
-        except ValueError:
-            return None
-        if not math.isfinite(reset):
-            return None
-        if reset > 1e11:  # epoch milliseconds (OpenRouter)
-            return max(0.0, reset / 1000 - now)
-        if reset > 1e9:  # epoch seconds
-            return max(0.0, reset - now)
-        return max(0.0, reset)  # already a delay in seconds
-    return None
-
-
-def _error_body(body: bytes) -> tuple[str, dict[str, Any]]:
-    """The provider's message and metadata; HTML is reduced to its text, never parsed as JSON."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        payload = json.loads(text) if text.startswith(("{", "[")) else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            metadata = error.get("metadata")
-            return str(error.get("message") or ""), metadata if isinstance(metadata, dict) else {}
-        if isinstance(error, str):  # Ollama, llama.cpp and others: {"error": "..."}
-            return error, {}
-        return str(payload.get("message") or payload.get("detail") or ""), {}
-    plain = " ".join(re.sub(r"(?s)<(script|style).*?</\1>|<[^>]+>", " ", text).split())
-    return plain[:300], {}
-
-
-def _subject(model: str, *, start: bool = False) -> str:
-    return f"{'The' if start else 'the'} model{f' {model}' if model else ''}"
-
-
-def _unavailable_sentence(model: str) -> str:
-    return (
-        f"The provider of {_subject(model)} is unavailable or overloaded right now. "
-        "Please try again in a minute, or pick another model."
-    )
-
-
-def _error_for_code(
-    code: int,
-    message: str,
-    metadata: Mapping[str, Any],
-    model: str,
-    retry_after: float | None,
-    detail: str,
-) -> AssistantError:
-    subject = _subject(model)
-    if code == 401:
-        return AuthenticationError(detail=detail)
-    if code == 402:
-        return InsufficientCreditsError(detail=detail)
-    if code == 403:
-        reasons = metadata.get("reasons")
-        reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
-        return ModerationError(reasons, detail=detail)
-    if code == 404:
-        lowered = message.lower()
-        if "image" in lowered:
-            return ImageNotSupportedError(
-                f"{_subject(model, start=True)} cannot read images. "
-                "Pick a model that reads images, or send text only.",
-                detail=detail,
-            )
-        if "no endpoints found" in lowered:
-            return BadRequestError(
-                f"No provider of {subject} can serve this request. Pick another model.",
-                detail=detail,
-            )
-        return BadRequestError(
-            f"{_subject(model, start=True)} was not found. Pick another model.", detail=detail
-        )
-    if code == 408:
-        return ReplyTimeoutError(detail=detail)
-    if code == 429:
-        sentence = (
-            f"{_subject(model, start=True)} is busy right now (rate limited). "
-            "Please wait a moment and try again."
-        )
-        if model.endswith(":free"):
-            sentence += " Free models allow only about 20 requests a minute and a few a day."
-        return RateLimitedError(sentence, retry_after=retry_after, detail=detail)
-    if code >= 500:
-        return ProviderUnavailableError(
-            _unavailable_sentence(model), retry_after=retry_after, detail=detail
-        )
-    if 400 <= code < 500:
-        return BadRequestError(
-            f"The request to {subject} was rejected as invalid. Check the model id and settings.",
-            detail=detail,
-        )
-    return UnexpectedError(detail=detail)
-
-
-class _Deadline:
-    """When the current stream must have produced content by; shared with the watchdog."""
-
-    __slots__ = ("at", "expired", "sock", "suspended")
-
-    def __init__(self, at: float, sock: socket.socket | None = None) -> None:
-        self.at = at
-        self.sock = sock
-        self.suspended = False  # the consumer holds control: not reading, so not stalled
-        self.expired = False
-
-    def expire(self) -> None:
-        self.expired = True
-        if self.sock is not None:
-            # The plain-socket method also works under TLS, and it wakes a blocked recv.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
-
-
-class _Watchdog:
-    """One lazily started thread per client that expires overdue stream deadlines."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._cond = threading.Condition()
-        self._deadlines: set[_Deadline] = set()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    def watch(self, deadline: _Deadline) -> None:
-        with self._cond:
-            self._deadlines.add(deadline)
-            if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(
-                    target=self._run, name="chat-stream-watchdog", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
-
-    def unwatch(self, deadline: _Deadline) -> None:
-        with self._cond:
-            self._deadlines.discard(deadline)
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                if not self._deadlines:
-                    self._cond.wait()
-                    continue
-                now = self._clock()
-                for deadline in list(self._deadlines):
-                    if not deadline.suspended and now >= deadline.at:
-                        self._deadlines.discard(deadline)
-                        deadline.expire()
-                self._cond.wait(WATCHDOG_TICK)
-
-
-class _ReplyReader:
-    """Turns the JSON chunks of one attempt into events; knows nothing about I/O."""
-
-    def __init__(self, attempted: str, requested: str, fallback: bool) -> None:
-        self.attempted = attempted
-        self.requested = requested
-        self.fallback = fallback
-        self.model = ""  # as named by the chunks
-        self.finish_reason = ""
-        self.done = False
-        self.failure: AssistantError | None = None
-        self.usage: Usage | None = None
-        self.content_seen = False
-
-    @property
-    def ended(self) -> bool:
-        return self.done or self.failure is not None
-
-    def handle(self, data: str) -> list[Event]:
-        if data.strip() == "[DONE]":
-            self.done = True
-            return []
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            chunk = None
-        if not isinstance(chunk, dict):
-            self.failure = ReplyInterruptedError(detail=f"malformed chunk: {data[:200]!r}")
-            return []
-        events: list[Event] = []
-        model = chunk.get("model")
-        if isinstance(model, str) and model and not self.model:
-            self.model = model
-            reason = "fallback" if self.fallback else ""
-            events.append(ModelUsed(model=model, requested=self.requested, reason=reason))
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if isinstance(choice, dict) and choice.get("index", 0) in (0, None):
-                events.extend(self._read_choice(choice))
-        usage = chunk.get("usage")
-        if isinstance(usage, dict) and usage:
-            self.usage = _usage_from(usage)  # the last report wins (some servers repeat it)
-        error = chunk.get("error")
-        if error:
-            self.failure = error_from_chunk(error, model=self.model or self.attempted)
-        return events
-
-    def _read_choice(self, choice: dict[str, Any]) -> list[Event]:
-        delta = choice.get("delta")
-        if not isinstance(delta, dict):  # a non-streamed completion carries `message`
-            message = choice.get("message")
-            delta = message if isinstance(message, dict) else {}
-        events: list[Event] = []
-        if reasoning := _reasoning_text(delta):
-            events.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            events.append(TextDelta(content))
-        self.content_seen = self.content_seen or bool(events)
-        finish_reason = choice.get("finish_reason")
-        if isinstance(finish_reason, str) and finish_reason:
-            self.finish_reason = finish_reason
-        return events
-
-    def finish(self) -> list[Event]:
-        """The terminal events once the stream is over (ended, closed or cut)."""
-        failure = self.failure
-        if failure is None and self.finish_reason == "error":
-            detail = "finish_reason 'error' without an error object"
-            if self.content_seen:
-                failure = ReplyInterruptedError(detail=detail)
-            else:
-                failure = ProviderUnavailableError(detail=detail)
-        if failure is None and not self.finish_reason and not self.done:
-            failure = ReplyInterruptedError(detail="stream ended without finish_reason or [DONE]")
-        events: list[Event] = []
-        # Usage before content would commit a failed attempt and forbid its retry.
-        if self.usage is not None and (failure is None or self.content_seen):
-            events.append(self.usage)
-        events.append(Failed(failure) if failure else Finished(self.finish_reason or "stop"))
-        return events
-
-
-def _reasoning_text(delta: Mapping[str, Any]) -> str:
-    """One reasoning text per chunk: providers often send the same text in two fields."""
-    for key in ("reasoning", "reasoning_content"):
-        value = delta.get(key)
-        if isinstance(value, str) and value:
-            return value
-    parts: list[str] = []
-    details = delta.get("reasoning_details")
-    for item in details if isinstance(details, list) else []:
-        if isinstance(item, dict):
-            text = item.get("text") if item.get("type") != "reasoning.summary" else None
-            text = text or item.get("summary")
-            if isinstance(text, str):
-                parts.append(text)
-    return "".join(parts)
-
-
-def _usage_from(usage: Mapping[str, Any]) -> Usage:
-    def number(mapping: Any, key: str) -> int:
-        value = mapping.get(key) if isinstance(mapping, dict) else None
-        return int(value) if isinstance(value, (int, float)) else 0
-
-    cost = usage.get("cost")
-    return Usage(
-        prompt_tokens=number(usage, "prompt_tokens"),
-        completion_tokens=number(usage, "completion_tokens"),
-        total_tokens=number(usage, "total_tokens"),
-        cost=float(cost) if isinstance(cost, (int, float)) else None,
-        cached_tokens=number(usage.get("prompt_tokens_details"), "cached_tokens"),
-        reasoning_tokens=number(usage.get("completion_tokens_details"), "reasoning_tokens"),
-    )
 
 
 def _may_retry(error: AssistantError) -> bool:
@@ -430,7 +86,7 @@ class ChatClient:
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
-        self._watchdog = _Watchdog(clock)
+        self._watchdog = Watchdog(clock)
 
     def close(self) -> None:
         self._watchdog.stop()
@@ -594,7 +250,7 @@ class ChatClient:
         """One request to one model. Ends with `Finished` or `Failed`; never raises httpx errors."""
         settings = self._settings
         model = body["model"]
-        deadline = _Deadline(self._clock() + settings.first_token_timeout)
+        deadline = Deadline(self._clock() + settings.first_token_timeout)
         backstop = max(settings.first_token_timeout, settings.stall_timeout)
         try:
             with self._http.stream(
@@ -612,7 +268,7 @@ class ChatClient:
                     error.detail = self._scrub(error.detail)
                     yield Failed(error)
                     return
-                reader = _ReplyReader(model, requested, fallback)
+                reader = ReplyReader(model, requested, fallback)
                 if "json" in response.headers.get("content-type", ""):
                     # The server ignored stream=true and sent the whole completion.
                     events = reader.handle(response.read().decode("utf-8", "replace"))
@@ -626,7 +282,7 @@ class ChatClient:
             yield Failed(self._bad_url_error(exc))
 
     def _read_stream(
-        self, response: httpx.Response, reader: _ReplyReader, deadline: _Deadline
+        self, response: httpx.Response, reader: ReplyReader, deadline: Deadline
     ) -> Iterator[Event]:
         network = response.extensions.get("network_stream")
         deadline.sock = network.get_extra_info("socket") if network is not None else None
@@ -670,14 +326,14 @@ class ChatClient:
         finally:
             self._watchdog.unwatch(deadline)
 
-    def _drain(self, chunks: Iterator[bytes], deadline: _Deadline) -> None:
+    def _drain(self, chunks: Iterator[bytes], deadline: Deadline) -> None:
         """Read the body's end after [DONE] (briefly), so the pooled connection is reused."""
         deadline.at = self._clock() + DRAIN_WAIT
         with contextlib.suppress(httpx.HTTPError):
             for _ in chunks:
                 pass
 
-    def _timeout_error(self, reader: _ReplyReader, how: str) -> ReplyTimeoutError:
+    def _timeout_error(self, reader: ReplyReader, how: str) -> ReplyTimeoutError:
         if reader.content_seen:
             bound = f"no new content for {self._settings.stall_timeout:g} s"
         else:

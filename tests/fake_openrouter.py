@@ -41,6 +41,7 @@ import re
 import select
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections import deque
@@ -480,6 +481,11 @@ class _ClientGone(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeOpenRouter
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (stop, or a benchmark closing early) is normal here.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can stall on DNS; skip it.

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.client import ChatClient, parse_retry_after
+from assistant.client import ChatClient
 from assistant.errors import (
     AssistantError,
     AuthenticationError,
@@ -32,6 +32,7 @@ from assistant.errors import (
     UnexpectedError,
 )
 from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta, TextDelta, Usage
+from assistant.provider_errors import parse_retry_after
 from assistant.settings import Settings
 from tests.fake_openrouter import (
     FALLBACK_MODEL,

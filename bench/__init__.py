@@ -1,0 +1,1 @@
+"""Benchmarks: each module's `run()` returns figure rows {name, value, unit, target}."""
