@@ -1,0 +1,316 @@
+"""Reading and organising history: list, open, rename, delete, search, images.
+
+Search is a case-insensitive substring match that works the same on both databases: the
+needle's LIKE wildcards are escaped, and both sides are case-folded by the database (SQLite
+gets a Python `casefold` function on each connection, since its own lower() is ASCII-only).
+It scans the owner's messages only, which the owner index keeps small enough for a chat
+history; a full-text index can replace it later behind the same function.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from assistant.store import models as m
+from assistant.store.records import (
+    Conversation,
+    ConversationDetail,
+    ConversationNotFoundError,
+    FeedbackValue,
+    ImageRef,
+    Message,
+    MessageNotFoundError,
+    MessageRole,
+    ReplyStatus,
+    SearchHit,
+    Sentiment,
+)
+
+TITLE_LENGTH = 60
+MAX_TITLE_LENGTH = 200
+SNIPPET_RADIUS = 60
+
+
+def title_from_text(text: str, *, has_images: bool = False) -> str:
+    """The first non-empty line, whitespace collapsed, cut at a word near 60 characters."""
+    for line in text.splitlines():
+        words = " ".join(line.split())
+        if words:
+            break
+    else:
+        return "Image" if has_images else "New conversation"
+    if len(words) <= TITLE_LENGTH:
+        return words
+    cut = words[: TITLE_LENGTH - 1]
+    if " " in cut[TITLE_LENGTH // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def clean_title(title: str) -> str:
+    return " ".join(title.split())[:MAX_TITLE_LENGTH]
+
+
+def conversation_record(row: m.Conversation) -> Conversation:
+    return Conversation(
+        id=row.public_id,
+        title=row.title,
+        title_source=row.title_source,
+        role_id=row.role_id,
+        model=row.model,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def message_record(
+    row: m.Message,
+    conversation_id: str,
+    *,
+    images: tuple[ImageRef, ...] = (),
+    feedback: str | None = None,
+) -> Message:
+    sentiment = None
+    if row.sentiment_compound is not None:
+        sentiment = Sentiment(
+            row.sentiment_compound,
+            row.sentiment_pos or 0.0,
+            row.sentiment_neu or 0.0,
+            row.sentiment_neg or 0.0,
+        )
+    return Message(
+        id=row.public_id,
+        conversation_id=conversation_id,
+        role=cast(MessageRole, row.role),
+        text=row.text,
+        status=cast(ReplyStatus, row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        reasoning=row.reasoning,
+        error=row.error,
+        model=row.model,
+        requested_model=row.requested_model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost=row.cost,
+        sentiment=sentiment,
+        images=images,
+        feedback=cast(FeedbackValue | None, feedback),
+    )
+
+
+def owned_conversation(session: Session, owner_id: int, conversation_id: str) -> m.Conversation:
+    row = session.execute(
+        select(m.Conversation).where(
+            m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ConversationNotFoundError()
+    return row
+
+
+def list_conversations(
+    session: Session, owner_id: int, limit: int, offset: int
+) -> list[Conversation]:
+    rows = session.execute(
+        select(m.Conversation)
+        .where(m.Conversation.owner_id == owner_id)
+        .order_by(m.Conversation.updated_at.desc(), m.Conversation.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return [conversation_record(row) for row in rows]
+
+
+def _images_by_message(
+    session: Session, owner_id: int, message_pks: Sequence[int]
+) -> dict[int, tuple[ImageRef, ...]]:
+    if not message_pks:
+        return {}
+    rows = session.execute(
+        select(
+            m.MessageImage.message_id,
+            m.Image.sha256,
+            m.Image.mime,
+            m.Image.width,
+            m.Image.height,
+            m.Image.size,
+        )
+        .join(m.Image, m.Image.id == m.MessageImage.image_id)
+        .where(m.MessageImage.owner_id == owner_id, m.MessageImage.message_id.in_(message_pks))
+        .order_by(m.MessageImage.message_id, m.MessageImage.position)
+    )
+    found: dict[int, list[ImageRef]] = defaultdict(list)
+    for message_pk, sha256, mime, width, height, size in rows:
+        found[message_pk].append(ImageRef(sha256, mime, width, height, size))
+    return {pk: tuple(refs) for pk, refs in found.items()}
+
+
+def _messages(session: Session, owner_id: int, where: Iterable[Any]) -> list[Message]:
+    rows = session.execute(
+        select(m.Message, m.Conversation.public_id, m.Feedback.value)
+        .join(m.Conversation, m.Conversation.id == m.Message.conversation_id)
+        .outerjoin(
+            m.Feedback,
+            (m.Feedback.message_id == m.Message.id) & (m.Feedback.owner_id == owner_id),
+        )
+        .where(m.Message.owner_id == owner_id, m.Conversation.owner_id == owner_id, *where)
+        .order_by(m.Message.conversation_id, m.Message.id)
+    ).all()
+    images = _images_by_message(session, owner_id, [row[0].id for row in rows])
+    return [
+        message_record(message, public_id, images=images.get(message.id, ()), feedback=value)
+        for message, public_id, value in rows
+    ]
+
+
+def get_conversation(session: Session, owner_id: int, conversation_id: str) -> ConversationDetail:
+    row = owned_conversation(session, owner_id, conversation_id)
+    messages = _messages(session, owner_id, [m.Message.conversation_id == row.id])
+    return ConversationDetail(conversation_record(row), tuple(messages))
+
+
+def get_message(session: Session, owner_id: int, message_id: str) -> Message:
+    found = _messages(session, owner_id, [m.Message.public_id == message_id])
+    if not found:
+        raise MessageNotFoundError()
+    return found[0]
+
+
+def all_messages(session: Session, owner_id: int) -> list[tuple[Conversation, Message]]:
+    conversations = {
+        row.public_id: conversation_record(row)
+        for row in session.execute(
+            select(m.Conversation).where(m.Conversation.owner_id == owner_id)
+        ).scalars()
+    }
+    return [
+        (conversations[message.conversation_id], message)
+        for message in _messages(session, owner_id, [])
+    ]
+
+
+def set_title(
+    session: Session, owner_id: int, conversation_id: str, title: str, source: str
+) -> bool:
+    """Set the title; a "model" title never replaces one the user chose."""
+    row = owned_conversation(session, owner_id, conversation_id)
+    title = clean_title(title)
+    if not title or (source == "model" and row.title_source == "user"):
+        return False
+    row.title = title
+    row.title_source = source
+    return True
+
+
+def delete_conversation(session: Session, owner_id: int, conversation_id: str) -> None:
+    result = session.connection().execute(
+        delete(m.Conversation).where(
+            m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id
+        )
+    )
+    if result.rowcount == 0:
+        raise ConversationNotFoundError()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _snippet(text: str, needle: str) -> str:
+    flat = " ".join(text.split())
+    at = flat.lower().find(needle.lower())
+    if at < 0:
+        at = 0
+    start = max(0, at - SNIPPET_RADIUS)
+    end = min(len(flat), at + len(needle) + SNIPPET_RADIUS)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
+
+
+def search(session: Session, owner_id: int, query: str, limit: int) -> list[SearchHit]:
+    needle = query.strip()
+    if not needle:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        haystack = func.lower(m.Message.text)
+        # The column stores NUL escaped on PostgreSQL; the needle must match that form.
+        pattern = m.escape_nul(needle.lower())
+    else:
+        haystack = func.assistant_casefold(m.Message.text)
+        pattern = needle.casefold()
+    rows = session.execute(
+        select(
+            m.Conversation.public_id,
+            m.Conversation.title,
+            m.Message.public_id,
+            m.Message.role,
+            m.Message.text,
+            m.Message.created_at,
+        )
+        .join(m.Conversation, m.Conversation.id == m.Message.conversation_id)
+        .where(
+            m.Message.owner_id == owner_id,
+            m.Conversation.owner_id == owner_id,
+            haystack.like(f"%{_escape_like(pattern)}%", escape="\\"),
+        )
+        .order_by(m.Message.id.desc())
+        .limit(limit)
+    )
+    return [
+        SearchHit(cid, title, mid, cast(MessageRole, role), _snippet(text, needle), created)
+        for cid, title, mid, role, text, created in rows
+    ]
+
+
+def image_bytes(session: Session, owner_id: int, sha256: str) -> tuple[bytes, str] | None:
+    row = session.execute(
+        select(m.Image.data, m.Image.mime)
+        .join(m.MessageImage, m.MessageImage.image_id == m.Image.id)
+        .where(m.MessageImage.owner_id == owner_id, m.Image.sha256 == sha256)
+        .limit(1)
+    ).first()
+    return None if row is None else (bytes(row[0]), row[1])
+
+
+def message_images(session: Session, owner_id: int, message_pk: int) -> tuple[ImageRef, ...]:
+    return _images_by_message(session, owner_id, [message_pk]).get(message_pk, ())
+
+
+def claim_conversations(session: Session, from_owner: int, to_owner: int) -> int:
+    """Move everything a guest made to an account, in one transaction."""
+    moved = session.connection().execute(
+        update(m.Conversation)
+        .where(m.Conversation.owner_id == from_owner)
+        .values(owner_id=to_owner)
+    )
+    for table in (m.Message, m.MessageImage, m.Feedback):
+        session.connection().execute(
+            update(table).where(table.owner_id == from_owner).values(owner_id=to_owner)
+        )
+    return moved.rowcount
+
+
+__all__ = [
+    "all_messages",
+    "claim_conversations",
+    "clean_title",
+    "conversation_record",
+    "delete_conversation",
+    "get_conversation",
+    "get_message",
+    "image_bytes",
+    "list_conversations",
+    "message_images",
+    "message_record",
+    "owned_conversation",
+    "search",
+    "set_title",
+    "title_from_text",
+]

@@ -1,0 +1,186 @@
+"""Engine, transactions and migrations: the part of the store that differs between databases.
+
+SQLite is opened the way a multi-user web process needs it:
+
+- WAL journal, so readers never wait for the writer and the writer never waits for readers;
+- `synchronous=FULL`, so a committed chat message survives a power cut, not only a crash;
+- `foreign_keys=ON`, so the schema's cascades and restrictions actually run;
+- a `busy_timeout`, so a writer waits for the lock instead of failing at once;
+- write transactions start with `BEGIN IMMEDIATE`. A deferred transaction that reads and then
+  writes must upgrade its read lock; two such sessions can each hold a read snapshot and wait
+  for the other, and SQLite breaks that deadlock by failing one with "database is locked" at
+  once, whatever the busy timeout. Taking the write lock at BEGIN means writers queue instead.
+  Reads use plain deferred BEGIN and never block in WAL mode.
+
+pysqlite's own transaction handling is switched off (`isolation_level = None`) so that
+SQLAlchemy's "begin" event can emit the BEGIN we choose.
+
+PostgreSQL runs at READ COMMITTED; the store locks rows in a fixed order (conversation before
+its messages), and a serialization failure or deadlock (SQLSTATE 40001/40P01) retries the whole
+transaction, as does a SQLite lock that outlasted the busy timeout. Retries are bounded; what is
+left is reported as `StoreBusyError`, a sentence, never the driver's "database is locked".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from assistant.errors import AssistantError, ConfigurationError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_WRITE = "assistant_write"
+_TRANSIENT_SQLSTATES = {"40001", "40P01"}
+#: Any constant; identifies the migration lock among PostgreSQL advisory locks.
+_MIGRATION_LOCK = 0x61737374
+
+
+class StoreError(AssistantError):
+    sentence = "Your history could not be reached right now. Please try again in a moment."
+
+
+class StoreBusyError(StoreError):
+    retryable = True
+    sentence = "The service is busy right now. Please try again in a moment."
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError):
+        return False
+    code = getattr(error.orig, "sqlstate", None)
+    if code in _TRANSIENT_SQLSTATES:
+        return True
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+class Database:
+    """One engine and the transaction runner every store operation goes through."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        busy_timeout: float = 30.0,
+        retry_budget: float = 30.0,
+        pool_size: int = 5,
+        max_overflow: int = 20,
+    ) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self.now = clock
+        self._retry_budget = retry_budget
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:"):
+                raise ConfigurationError(
+                    "DATABASE_URL must name a SQLite file (an in-memory database is not shared)."
+                )
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                parsed,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                connect_args={"check_same_thread": False, "timeout": busy_timeout},
+            )
+            _configure_sqlite(engine, busy_timeout)
+        elif self.dialect == "postgresql":
+            engine = create_engine(
+                parsed, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            )
+        else:
+            raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL.")
+        self.engine: Engine = engine
+        self._write_engine = engine.execution_options(**{_WRITE: True})
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        return self._run(work, self.engine)
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        return self._run(work, self._write_engine)
+
+    def _run(self, work: Callable[[Session], T], bind: Engine) -> T:
+        """Run `work` in one transaction, retrying it whole on lock contention."""
+        deadline = time.monotonic() + self._retry_budget
+        delay = 0.02
+        while True:
+            try:
+                with Session(bind, expire_on_commit=False) as session, session.begin():
+                    return work(session)
+            except DBAPIError as error:
+                if not _is_transient(error):
+                    if error.connection_invalidated or isinstance(
+                        error, (OperationalError, InterfaceError)
+                    ):
+                        raise StoreError(detail=type(error.orig).__name__) from error
+                    raise
+                if time.monotonic() + delay > deadline:
+                    log.warning("store: gave up after lock contention (%s)", error.orig)
+                    raise StoreBusyError(detail=str(error.orig)) from error
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (safe to call from many replicas at once)."""
+        config = Config()
+        # Config values go through configparser interpolation: a literal % must be doubled.
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        with self._write_engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to the "begin" hook below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+        # SQLite's lower() only knows ASCII; search needs Unicode case folding.
+        dbapi_connection.create_function("assistant_casefold", 1, _casefold, deterministic=True)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+__all__ = ["Clock", "Database", "StoreBusyError", "StoreError", "utc_now"]

@@ -1,0 +1,325 @@
+"""The write path of a chat turn, in the order the safety rules ask for.
+
+1. `add_user_message` commits the user's text and images (and the conversation, on the first
+   message) before anything calls a model.
+2. `start_reply` commits an empty assistant row with status "streaming".
+3. `checkpoint_reply` is a single UPDATE of the text, cheap enough to run every second or so.
+4. `finish_reply` sets the final status: complete, stopped or error (with the user's sentence).
+
+A process that dies between 2 and 4 leaves a "streaming" row holding the last checkpoint;
+`recover_stale_replies` marks such rows as interrupted. Every function takes the owner and puts
+it in the statement's WHERE clause; a row of another user is indistinguishable from no row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, delete, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from assistant.errors import ReplyInterruptedError
+from assistant.store import models as m
+from assistant.store.conversations import message_record, title_from_text
+from assistant.store.records import (
+    ConversationNotFoundError,
+    FeedbackValue,
+    FinalStatus,
+    ImageLike,
+    ImageRef,
+    Message,
+    MessageNotFoundError,
+)
+
+FINAL_STATUSES = ("complete", "stopped", "error")
+INTERRUPTED = ReplyInterruptedError.sentence
+
+
+def new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+def upsert(session: Session, table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT, for whichever database the session uses."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _execute(session: Session, statement: Any) -> CursorResult[Any]:
+    result: CursorResult[Any] = session.connection().execute(statement)
+    return result
+
+
+def owned_message_id(session: Session, owner_id: int, message_id: str) -> int:
+    row = session.execute(
+        select(m.Message.id).where(
+            m.Message.public_id == message_id, m.Message.owner_id == owner_id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise MessageNotFoundError()
+    return row
+
+
+def add_user_message(
+    session: Session,
+    now: datetime,
+    owner_id: int,
+    conversation_id: str | None,
+    text: str,
+    images: Sequence[ImageLike],
+    role_id: str,
+    model: str,
+) -> tuple[str, Message]:
+    if conversation_id is None:
+        conversation = m.Conversation(
+            public_id=new_public_id(),
+            owner_id=owner_id,
+            title=title_from_text(text, has_images=bool(images)),
+            title_source="first_message",
+            role_id=role_id,
+            model=model,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(conversation)
+    else:
+        # FOR UPDATE (ignored by SQLite, whose BEGIN IMMEDIATE already serialises writers)
+        # orders concurrent appends to one conversation on PostgreSQL.
+        found = session.execute(
+            select(m.Conversation)
+            .where(m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if found is None:
+            raise ConversationNotFoundError()
+        conversation = found
+        conversation.updated_at = now
+        conversation.role_id = role_id
+        conversation.model = model
+    session.flush()
+    row = m.Message(
+        public_id=new_public_id(),
+        conversation_id=conversation.id,
+        owner_id=owner_id,
+        role="user",
+        text=text,
+        reasoning="",
+        status="complete",
+        requested_model=model,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    refs = tuple(
+        _attach_image(session, now, owner_id, row.id, position, image)
+        for position, image in enumerate(images)
+    )
+    return conversation.public_id, message_record(row, conversation.public_id, images=refs)
+
+
+def _attach_image(
+    session: Session, now: datetime, owner_id: int, message_id: int, position: int, image: Any
+) -> ImageRef:
+    data = bytes(image.data)
+    digest = hashlib.sha256(data).hexdigest()
+    # The hash is the address of bytes other users may own too: never trust the caller's.
+    if image.sha256 != digest:
+        raise ValueError("image sha256 does not match its bytes")
+    insert = upsert(session, m.Image).values(
+        sha256=digest,
+        mime=image.mime,
+        width=image.width,
+        height=image.height,
+        size=len(data),
+        data=data,
+        created_at=now,
+    )
+    # DO UPDATE (not DO NOTHING) so the row is locked and returned even when it already
+    # exists: a concurrent prune of orphan images cannot delete it before our link commits.
+    image_id = session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[m.Image.sha256], set_={"sha256": insert.excluded.sha256}
+        ).returning(m.Image.id)
+    ).scalar_one()
+    session.add(
+        m.MessageImage(
+            message_id=message_id, position=position, image_id=image_id, owner_id=owner_id
+        )
+    )
+    return ImageRef(digest, image.mime, image.width, image.height, len(data))
+
+
+def start_reply(
+    session: Session, now: datetime, owner_id: int, conversation_id: str, model: str
+) -> str:
+    conversation = session.execute(
+        select(m.Conversation)
+        .where(m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if conversation is None:
+        raise ConversationNotFoundError()
+    conversation.updated_at = now
+    public_id = new_public_id()
+    session.add(
+        m.Message(
+            public_id=public_id,
+            conversation_id=conversation.id,
+            owner_id=owner_id,
+            role="assistant",
+            text="",
+            reasoning="",
+            status="streaming",
+            model=model,
+            requested_model=model,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return public_id
+
+
+def checkpoint_reply(
+    session: Session, now: datetime, owner_id: int, message_id: str, text: str, reasoning: str
+) -> bool:
+    """Save the text so far; False (and nothing written) when the reply is already final."""
+    result = _execute(
+        session,
+        update(m.Message)
+        .where(
+            m.Message.public_id == message_id,
+            m.Message.owner_id == owner_id,
+            m.Message.role == "assistant",
+            m.Message.status == "streaming",
+        )
+        .values(text=text, reasoning=reasoning, updated_at=now),
+    )
+    if result.rowcount == 0:
+        owned_message_id(session, owner_id, message_id)
+        return False
+    return True
+
+
+def finish_reply(
+    session: Session,
+    now: datetime,
+    owner_id: int,
+    message_id: str,
+    values: dict[str, Any],
+) -> None:
+    status: FinalStatus = values["status"]
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"a reply ends as one of {FINAL_STATUSES}, not {status!r}")
+    if status == "error" and not values.get("error"):
+        raise ValueError("a reply that ends in error needs the reason")
+    if status != "error":
+        values["error"] = None
+    if values.get("model") is None:
+        values.pop("model", None)
+    if values.get("requested_model") is None:
+        values.pop("requested_model", None)
+    result = _execute(
+        session,
+        update(m.Message)
+        .where(
+            m.Message.public_id == message_id,
+            m.Message.owner_id == owner_id,
+            m.Message.role == "assistant",
+        )
+        .values(updated_at=now, **values)
+        .returning(m.Message.conversation_id),
+    )
+    conversation_pk = result.scalar_one_or_none()
+    if conversation_pk is None:
+        raise MessageNotFoundError()
+    _execute(
+        session,
+        update(m.Conversation)
+        .where(m.Conversation.id == conversation_pk, m.Conversation.owner_id == owner_id)
+        .values(updated_at=now),
+    )
+
+
+def recover_stale_replies(session: Session, now: datetime, older_than: timedelta) -> int:
+    """Mark replies whose writer stopped checkpointing as interrupted (text kept)."""
+    result = _execute(
+        session,
+        update(m.Message)
+        .where(m.Message.status == "streaming", m.Message.updated_at < now - older_than)
+        .values(status="error", error=INTERRUPTED, updated_at=now),
+    )
+    return result.rowcount
+
+
+def set_feedback(
+    session: Session,
+    now: datetime,
+    owner_id: int,
+    message_id: str,
+    value: FeedbackValue | None,
+    comment: str,
+) -> None:
+    pk = owned_message_id(session, owner_id, message_id)
+    if value is None:
+        _execute(
+            session,
+            delete(m.Feedback).where(m.Feedback.message_id == pk, m.Feedback.owner_id == owner_id),
+        )
+        return
+    if value not in ("up", "down"):
+        raise ValueError(f"feedback is 'up' or 'down', not {value!r}")
+    insert = upsert(session, m.Feedback).values(
+        message_id=pk, owner_id=owner_id, value=value, comment=comment, created_at=now
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[m.Feedback.message_id, m.Feedback.owner_id],
+            set_={"value": value, "comment": comment, "created_at": now},
+        )
+    )
+
+
+def update_sentiment(
+    session: Session, owner_id: int, message_id: str, scores: tuple[float, float, float, float]
+) -> None:
+    compound, pos, neu, neg = scores
+    result = _execute(
+        session,
+        update(m.Message)
+        .where(m.Message.public_id == message_id, m.Message.owner_id == owner_id)
+        .values(
+            sentiment_compound=compound, sentiment_pos=pos, sentiment_neu=neu, sentiment_neg=neg
+        ),
+    )
+    if result.rowcount == 0:
+        raise MessageNotFoundError()
+
+
+def prune_orphan_images(session: Session) -> int:
+    linked = exists().where(m.MessageImage.image_id == m.Image.id)
+    return _execute(session, delete(m.Image).where(~linked)).rowcount
+
+
+__all__ = [
+    "FINAL_STATUSES",
+    "INTERRUPTED",
+    "add_user_message",
+    "checkpoint_reply",
+    "finish_reply",
+    "new_public_id",
+    "owned_message_id",
+    "prune_orphan_images",
+    "recover_stale_replies",
+    "set_feedback",
+    "start_reply",
+    "update_sentiment",
+    "upsert",
+]

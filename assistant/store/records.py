@@ -1,0 +1,196 @@
+"""What the store hands out: small frozen dataclasses, never live ORM objects.
+
+Callers never hold a database session, so nothing can lazy-load later, leak across threads or
+be written back by accident. Ids in records are the random public ids, except `User.id`, which
+never comes from a browser (it is looked up from a session token) and stays an integer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from assistant.errors import AssistantError, InputError
+
+MessageRole = Literal["user", "assistant"]
+ReplyStatus = Literal["streaming", "complete", "stopped", "error"]
+FinalStatus = Literal["complete", "stopped", "error"]
+FeedbackValue = Literal["up", "down"]
+
+
+class NotFoundError(AssistantError):
+    """The thing does not exist, or belongs to someone else: the two are indistinguishable."""
+
+    sentence = "That item was not found. It may have been deleted."
+
+
+class ConversationNotFoundError(NotFoundError):
+    sentence = "That conversation was not found. It may have been deleted."
+
+
+class MessageNotFoundError(NotFoundError):
+    sentence = "That message was not found. It may have been deleted."
+
+
+class RoleNotFoundError(NotFoundError):
+    sentence = "That role was not found. It may have been deleted."
+
+
+class RoleInputError(InputError):
+    sentence = "That role cannot be saved."
+
+
+class ImageLike(Protocol):
+    """What the store needs of an image (`assistant.images.PreparedImage` fits)."""
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def mime(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str | None
+    display_name: str | None
+    email: str | None
+    is_guest: bool
+    created_at: datetime
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username or ("Guest" if self.is_guest else "User")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image attached to a message; fetch its bytes with `Store.image_bytes`."""
+
+    sha256: str
+    mime: str
+    width: int
+    height: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    role: MessageRole
+    text: str
+    status: ReplyStatus
+    created_at: datetime
+    updated_at: datetime
+    reasoning: str = ""
+    error: str | None = None
+    model: str | None = None
+    requested_model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    sentiment: Sentiment | None = None
+    images: tuple[ImageRef, ...] = ()
+    feedback: FeedbackValue | None = None
+
+    @property
+    def is_streaming(self) -> bool:
+        """Still being written, or its writer died (see `Store.recover_stale_replies`)."""
+        return self.status == "streaming"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    title: str
+    title_source: str
+    role_id: str
+    model: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetail:
+    conversation: Conversation
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    conversation_id: str
+    conversation_title: str
+    message_id: str
+    role: MessageRole
+    snippet: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDraft:
+    """The editable fields of a custom role, as a form submits them."""
+
+    name: str
+    system_prompt: str
+    icon: str = "🧩"
+    description: str = ""
+    starters: Sequence[str] = ()
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRole:
+    slug: str
+    name: str
+    icon: str
+    description: str
+    system_prompt: str
+    starters: tuple[str, ...]
+    temperature: float | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def role_id(self) -> str:
+        """The id a conversation stores; the prefix keeps it apart from built-in role ids."""
+        return f"custom:{self.slug}"
+
+
+__all__ = [
+    "Conversation",
+    "ConversationDetail",
+    "ConversationNotFoundError",
+    "CustomRole",
+    "FeedbackValue",
+    "FinalStatus",
+    "ImageLike",
+    "ImageRef",
+    "Message",
+    "MessageNotFoundError",
+    "MessageRole",
+    "NotFoundError",
+    "ReplyStatus",
+    "RoleDraft",
+    "RoleInputError",
+    "RoleNotFoundError",
+    "SearchHit",
+    "Sentiment",
+    "User",
+]

@@ -1,0 +1,144 @@
+"""No id, guessed or leaked, gives one user anything of another's.
+
+User B holds every id of user A's data and tries every read and write path with them. Each
+must behave exactly as for an id that does not exist, and A's data must be unchanged after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from assistant.store import NotFoundError, RoleDraft, Store
+
+if TYPE_CHECKING:
+    from tests.store_fixtures import FakeClock
+
+pytest_plugins = ("tests.store_fixtures",)
+
+SECRET = "Alice's secret plan"
+
+
+@dataclass(frozen=True)
+class Picture:
+    data: bytes
+    mime: str = "image/png"
+    width: int = 1
+    height: int = 1
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+PICTURE = Picture(b"alice's photo")
+
+
+@dataclass(frozen=True)
+class World:
+    a: int
+    b: int
+    conversation: str
+    message: str
+    reply: str
+    role: str
+
+
+@pytest.fixture
+def world(store: Store, clock: FakeClock) -> World:
+    a = store.users.create_user("alice", "alice", "hash", clock()).id
+    b = store.users.create_user("bob", "bob", "hash", clock()).id
+    conversation, message = store.add_user_message(a, None, SECRET, [PICTURE], "r", "m")
+    reply = store.start_reply(a, conversation, "m")
+    store.checkpoint_reply(a, reply, f"{SECRET}, continued")
+    store.set_feedback(a, reply, "up", "good")
+    role = store.create_role(a, RoleDraft(name="Spy", system_prompt=SECRET)).slug
+    store.add_user_message(b, None, "Bob's own chat", [], "r", "m")
+    store.create_role(b, RoleDraft(name="Bob role", system_prompt="bob"))
+    return World(a, b, conversation, message.id, reply, role)
+
+
+Attempt = Callable[[Store, World], Any]
+
+ATTEMPTS: dict[str, Attempt] = {
+    "get conversation": lambda s, w: s.get_conversation(w.b, w.conversation),
+    "rename conversation": lambda s, w: s.rename_conversation(w.b, w.conversation, "mine"),
+    "model title": lambda s, w: s.set_generated_title(w.b, w.conversation, "mine"),
+    "delete conversation": lambda s, w: s.delete_conversation(w.b, w.conversation),
+    "append message": lambda s, w: s.add_user_message(w.b, w.conversation, "hi", [], "r", "m"),
+    "start reply": lambda s, w: s.start_reply(w.b, w.conversation, "m"),
+    "read user message": lambda s, w: s.get_message(w.b, w.message),
+    "read reply": lambda s, w: s.get_message(w.b, w.reply),
+    "checkpoint reply": lambda s, w: s.checkpoint_reply(w.b, w.reply, "overwritten"),
+    "finish reply": lambda s, w: s.finish_reply(w.b, w.reply, status="complete", text="x"),
+    "give feedback": lambda s, w: s.set_feedback(w.b, w.reply, "down"),
+    "clear feedback": lambda s, w: s.set_feedback(w.b, w.reply, None),
+    "score sentiment": lambda s, w: s.update_sentiment(w.b, w.message, 1, 1, 0, 0),
+    "list message images": lambda s, w: s.message_images(w.b, w.message),
+    "export markdown": lambda s, w: s.export_markdown(w.b, w.conversation),
+    "export json": lambda s, w: s.export_json(w.b, w.conversation),
+    "get role": lambda s, w: s.get_role(w.b, w.role),
+    "edit role": lambda s, w: s.update_role(w.b, w.role, RoleDraft(name="x", system_prompt="x")),
+    "delete role": lambda s, w: s.delete_role(w.b, w.role),
+}
+
+
+def snapshot(store: Store, world: World) -> tuple[Any, ...]:
+    return (
+        store.get_conversation(world.a, world.conversation),
+        store.list_roles(world.a),
+        store.image_bytes(world.a, PICTURE.sha256),
+        store.search(world.a, "secret"),
+    )
+
+
+@pytest.mark.parametrize("name", list(ATTEMPTS))
+def test_another_users_id_behaves_as_not_found(store: Store, world: World, name: str) -> None:
+    before = snapshot(store, world)
+    with pytest.raises(NotFoundError) as raised:
+        ATTEMPTS[name](store, world)
+    assert "not found" in str(raised.value)
+    assert snapshot(store, world) == before
+
+
+def test_a_guessed_id_and_another_users_id_raise_the_same_sentence(
+    store: Store, world: World
+) -> None:
+    with pytest.raises(NotFoundError) as foreign:
+        store.get_conversation(world.b, world.conversation)
+    with pytest.raises(NotFoundError) as missing:
+        store.get_conversation(world.b, "f" * 32)
+    assert (type(foreign.value), str(foreign.value)) == (type(missing.value), str(missing.value))
+
+
+def test_listings_search_and_csv_show_only_the_owners_data(store: Store, world: World) -> None:
+    assert [c.title for c in store.list_conversations(world.b)] == ["Bob's own chat"]
+    assert store.search(world.b, "secret") == []
+    assert store.search(world.b, "Alice") == []
+    assert SECRET not in store.export_csv(world.b)
+    assert [r.name for r in store.list_roles(world.b)] == ["Bob role"]
+    assert all(c.title != SECRET for c, _ in store.all_messages(world.b))
+    assert store.image_bytes(world.b, PICTURE.sha256) is None
+
+
+def test_the_same_image_bytes_give_each_uploader_their_own_access(
+    store: Store, world: World
+) -> None:
+    bobs, _ = store.add_user_message(world.b, None, "same photo", [PICTURE], "r", "m")
+    assert store.image_bytes(world.b, PICTURE.sha256) == (PICTURE.data, "image/png")
+    store.delete_conversation(world.b, bobs)
+    assert store.image_bytes(world.b, PICTURE.sha256) is None
+    assert store.image_bytes(world.a, PICTURE.sha256) == (PICTURE.data, "image/png")
+    store.delete_conversation(world.a, world.conversation)
+    assert store.image_bytes(world.a, PICTURE.sha256) is None
+
+
+def test_deleting_an_account_leaves_other_users_untouched(store: Store, world: World) -> None:
+    before = store.get_conversation(world.a, world.conversation)
+    store.users.delete_user(world.b)
+    assert store.get_conversation(world.a, world.conversation) == before
+    assert store.list_conversations(world.b) == []
