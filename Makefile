@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: install run test lint typecheck bench clean browser
+.PHONY: install run test lint typecheck bench clean browser postgres
 
 install: $(STAMP)
 
@@ -28,6 +28,15 @@ browser:
 		|| echo "Could not install chromium; browser tests will be skipped."; \
 	else echo "Browser tests will be skipped: run 'sudo apt-get install chromium' to enable them."; fi
 
+# The storage suite starts a throwaway PostgreSQL 15 cluster; its binaries come from Debian.
+postgres:
+	@if [ -x /usr/lib/postgresql/15/bin/initdb ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's postgresql-15 for the storage tests..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql-15 >/dev/null) || echo "Could not install PostgreSQL; its tests will be skipped."; \
+	else echo "PostgreSQL tests will be skipped: run 'sudo apt-get install postgresql-15'."; fi
+
 run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -38,7 +47,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install browser lint typecheck
+test: install browser postgres lint typecheck
 	$(BIN)/python -m pytest
 
 bench: install

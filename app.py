@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui import identity
+
 st.set_page_config(
     page_title="Multi-role Assistant",
     page_icon=":material/forum:",
@@ -15,3 +17,4 @@ navigation = st.navigation(
     ]
 )
 navigation.run()
+identity.write_cookie()

@@ -4,18 +4,22 @@ import streamlit as st
 
 from assistant import local_model
 from assistant.limits import MAX_MESSAGE_CHARS, MAX_UPLOAD_MB
-from ui import services, sidebar, state, turns
+from ui import conversation, identity, services, sidebar, state, turns
 from ui.transcript import draw_transcript
 from ui.uploads import IMAGE_TYPES
 
 state.init()
+user = identity.current_user()
+store = services.store()
 assistant = services.assistant()
-role, model = sidebar.draw(assistant)
+conversation.restore_from_url(store, user.id)
+role, model = sidebar.draw(assistant, conversation.available_roles(store, user.id))
+chat = turns.Chat(assistant, store, user.id, role, model)
 
 st.title(role.label)
 st.caption(f"{role.description} · Model: `{model}`")
 if role.notice:
-    st.info(role.notice, icon=":material/medical_information:")
+    st.info(role.notice, icon=":material/info:")
 if assistant.offline:
     if local_model.is_available():
         st.warning(
@@ -35,12 +39,12 @@ submitted = st.chat_input(
     max_chars=MAX_MESSAGE_CHARS,
     submit_mode="stop",
 )
-reply_due = turns.accept_input(submitted) if submitted else False
+reply_due = turns.accept_input(chat, submitted) if submitted else False
 if (action := state.take_action()) is not None:
-    reply_due = turns.apply_action(action) or reply_due
+    reply_due = turns.apply_action(chat, action) or reply_due
 
 messages = state.messages()
-draw_transcript(messages)
+draw_transcript(messages, on_feedback=chat.feedback)
 
 if not messages and role.starters:
     st.caption("Try one of these:")
@@ -62,9 +66,7 @@ if st.session_state[state.EDITING] and messages and not reply_due:
             key=state.EDITED_TEXT,
         )
         send, cancel = st.columns(2)
-        send.form_submit_button(
-            "Send", icon=":material/send:", on_click=state.queue_edit, type="primary"
-        )
+        send.form_submit_button("Send", icon=":material/send:", on_click=state.queue_edit)
         cancel.form_submit_button("Cancel", on_click=state.stop_editing)
 
 for notice in st.session_state[state.NOTICE]:
@@ -72,4 +74,4 @@ for notice in st.session_state[state.NOTICE]:
 st.session_state[state.NOTICE] = []
 
 if reply_due:
-    turns.stream_reply(assistant, role, model)
+    turns.stream_reply(chat)

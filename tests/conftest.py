@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ("tests.store_fixtures",)
+
 _PREFIXES = ("OPENROUTER_", "ASSISTANT_", "DATABASE_URL")
 
 

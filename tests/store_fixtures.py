@@ -127,6 +127,8 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     reason = _postgres_unavailable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI must run the PostgreSQL tests ({reason}); `make postgres` installs it")
     if reason:
         pytest.skip(reason)
     root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))

@@ -32,7 +32,6 @@ from assistant.store import models as m
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
-pytest_plugins = ("tests.store_fixtures",)
 
 PASSWORD = "violet lantern harbour"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -18,7 +18,6 @@ from assistant.store import NotFoundError, RoleDraft, Store
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
-pytest_plugins = ("tests.store_fixtures",)
 
 SECRET = "Alice's secret plan"
 
@@ -84,6 +83,7 @@ ATTEMPTS: dict[str, Attempt] = {
     "get role": lambda s, w: s.get_role(w.b, w.role),
     "edit role": lambda s, w: s.update_role(w.b, w.role, RoleDraft(name="x", system_prompt="x")),
     "delete role": lambda s, w: s.delete_role(w.b, w.role),
+    "delete message": lambda s, w: s.delete_message(w.b, w.reply),
 }
 
 

@@ -35,7 +35,6 @@ from assistant.store.export import safe_cell
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
-pytest_plugins = ("tests.store_fixtures",)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -471,3 +470,15 @@ def test_only_a_guest_can_be_claimed(store: Store, clock: FakeClock) -> None:
     assert store.users.claim_guest(victim, thief) == 0
     assert store.list_conversations(thief) == []
     assert store.get_conversation(victim, conversation_id).messages[0].text == "mine"
+
+
+def test_deleting_the_last_reply_keeps_the_rest_of_the_conversation(
+    store: Store, clock: FakeClock
+) -> None:
+    owner = guest(store, clock)
+    conversation, question = store.add_user_message(owner, None, "question", [], "r", "m")
+    reply = store.start_reply(owner, conversation, "m")
+    store.finish_reply(owner, reply, status="complete", text="answer")
+    store.delete_message(owner, reply)
+    messages = store.get_conversation(owner, conversation).messages
+    assert [m.id for m in messages] == [question.id]

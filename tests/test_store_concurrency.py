@@ -25,7 +25,6 @@ from assistant.store import Store, StoreBusyError
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
-pytest_plugins = ("tests.store_fixtures",)
 
 THREADS = 16
 MESSAGES = 50

@@ -23,7 +23,6 @@ from assistant.store import ConversationNotFoundError, Store
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
-pytest_plugins = ("tests.store_fixtures",)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,19 +1,28 @@
 """Process-wide services, built once at the edge and shared by every session.
 
-Only stateless or thread-safe, user-independent objects live here (the HTTP pool, the model
-catalogue, the bundled model): nothing per user is ever cached.
+Only thread-safe, user-independent objects live here (the HTTP pool, the model catalogue, the
+bundled model, the database engine): nothing per user is ever cached.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import streamlit as st
 
+from assistant.accounts import Accounts
 from assistant.chat import Assistant
 from assistant.settings import Settings
+from assistant.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Replies not checkpointed for this long when a process starts were cut off by a crash.
+STALE_REPLY_AGE = timedelta(minutes=10)
 
 
 def _secrets() -> Mapping[str, Any]:
@@ -22,7 +31,12 @@ def _secrets() -> Mapping[str, Any]:
     except FileNotFoundError:
         return {}
     except Exception:  # a malformed secrets.toml must not take the app down: env still works
+        log.warning("could not read .streamlit/secrets.toml", exc_info=True)
         return {}
+
+
+def settings() -> Settings:
+    return Settings.from_env(os.environ, _secrets())
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,9 +44,34 @@ def _assistant(settings: Settings) -> Assistant:
     return Assistant(settings)
 
 
-def settings() -> Settings:
-    return Settings.from_env(os.environ, _secrets())
-
-
 def assistant() -> Assistant:
     return _assistant(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str, data_dir: str) -> Store:
+    if url.startswith("sqlite:///"):
+        os.makedirs(data_dir, exist_ok=True)
+    store = Store(url)
+    store.migrate()
+    store.recover_stale_replies(STALE_REPLY_AGE)
+    Accounts(store).purge_expired()
+    return store
+
+
+def store() -> Store:
+    current = settings()
+    return _store(current.sqlalchemy_url, str(current.data_dir))
+
+
+def accounts() -> Accounts:
+    """Cheap to build (it holds the store and policy); the store is the shared part."""
+    return Accounts(store())
+
+
+def sso_configured() -> bool:
+    """Single sign-on is offered when `[auth]` is set in secrets (st.login needs it)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:
+        return False

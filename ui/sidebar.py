@@ -8,13 +8,12 @@ from assistant.catalogue import ModelInfo
 from assistant.chat import Assistant
 from assistant.images import PreparedImage
 from assistant.limits import MAX_IMAGES_PER_MESSAGE
-from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
+from assistant.roles import DEFAULT_ROLE_ID, Role
 from ui import state
 from ui.uploads import IMAGE_TYPES, prepare_uploads
 
 
-def choose_role() -> Role:
-    roles = builtin_roles()
+def choose_role(roles: dict[str, Role]) -> Role:
     if st.session_state[state.ROLE_ID] not in roles:
         st.session_state[state.ROLE_ID] = DEFAULT_ROLE_ID
     role_id = st.sidebar.selectbox(
@@ -85,8 +84,8 @@ def pending_images() -> list[PreparedImage]:
     return list(st.session_state[state.PENDING_IMAGES])
 
 
-def draw(assistant: Assistant) -> tuple[Role, str]:
-    role = choose_role()
+def draw(assistant: Assistant, roles: dict[str, Role]) -> tuple[Role, str]:
+    role = choose_role(roles)
     model = choose_model(assistant)
     attach_images()
     st.sidebar.button(

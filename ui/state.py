@@ -25,6 +25,10 @@ EDITING = "editing"  # True while the last user message is being edited
 EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
+CONVERSATION_ID = "conversation_id"  # the stored conversation being shown ("" = a new one)
+TOKEN = "session_token"  # this browser's session token (also in the cookie)
+USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
+USER = "user"  # the User record, refreshed every run
 
 VISIBLE_MESSAGES = 30  # older turns hide behind "show earlier messages"
 
@@ -35,6 +39,9 @@ class ChatMessage:
     text: str = ""
     images: list[PreparedImage] = field(default_factory=list)
     reply: Reply | None = None  # for assistant messages: status, model, usage, error
+    id: str = ""  # the stored message's id
+    structured: str = ""  # "sentiment" when the reply carries a structured analysis
+    feedback: str | None = None  # "up" / "down" from the thumbs under a reply
 
 
 DEFAULTS: dict[str, Any] = {
@@ -48,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     EDITING: lambda: False,
     NOTICE: list,
     PREPARED_UPLOADS: dict,
+    CONVERSATION_ID: lambda: "",
 }
 
 
@@ -75,6 +83,8 @@ def take_action() -> tuple[Any, ...] | None:
 
 def new_chat() -> None:
     st.session_state[MESSAGES] = []
+    st.session_state[CONVERSATION_ID] = ""
+    st.query_params.pop("c", None)
     st.session_state[PENDING_IMAGES] = []
     st.session_state[UPLOADER_NONCE] += 1
     st.session_state[SHOW_EARLIER] = VISIBLE_MESSAGES

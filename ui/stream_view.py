@@ -24,6 +24,11 @@ _FENCE_LINE = re.compile(r"^ {0,3}(```|~~~)", re.M)
 CURSOR = " ▍"
 
 
+def looks_structured(text: str) -> bool:
+    """JSON (possibly fenced) rather than prose: the start of a structured analysis."""
+    return text.lstrip()[:1] in ("{", "`")
+
+
 def _freeze_point(text: str, start: int) -> int:
     """End of the last complete paragraph after `start` that is outside a code block, or -1."""
     point = text.rfind("\n\n", start)
@@ -37,7 +42,9 @@ def _freeze_point(text: str, start: int) -> int:
 class StreamView:
     """Draws one streaming reply inside the current chat bubble."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hide_text: bool = False) -> None:
+        # Structured replies arrive as JSON: say "Analysing…" until the card can be drawn.
+        self._hide_text = hide_text
         self._thinking = st.empty()
         self._reasoning_box = st.empty()
         self._frozen = st.container()
@@ -51,7 +58,7 @@ class StreamView:
 
     def update(self, reply: Reply, tick: Tick | None = None) -> None:
         now = time.monotonic()
-        if not reply.text:
+        if not reply.text or (self._hide_text and looks_structured(reply.text)):
             self._show_thinking(reply, tick)
             return
         if self._thinking_shown != -2:
@@ -74,7 +81,7 @@ class StreamView:
         # Redrawing once a second is also what lets Streamlit notice the stop button.
         if tick is not None and int(tick.waited) != self._thinking_shown:
             self._thinking_shown = int(tick.waited)
-            what = "Reasoning" if reply.reasoning else "Thinking"
+            what = "Analysing" if reply.text else "Reasoning" if reply.reasoning else "Thinking"
             self._thinking.caption(f":material/hourglass_top: {what}… {self._thinking_shown} s")
         if reply.reasoning and time.monotonic() - self._reasoning_drawn > 1.0:
             self._draw_reasoning(reply.reasoning)
@@ -92,6 +99,9 @@ class StreamView:
         self._thinking.empty()
         if reply.reasoning:
             self._draw_reasoning(reply.reasoning)
+        if self._hide_text and looks_structured(reply.text):
+            self._live.empty()  # the reply's footer draws the analysis card instead
+            return
         tail = reply.text[self._frozen_upto :]
         if tail:
             self._live.markdown(make_safe(tail))

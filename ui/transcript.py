@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
+from assistant.analysis import analysis_or_fallback, parse_analysis
 from assistant.reply import ERROR, STOPPED, STREAMING, Reply
 from assistant.safe_markdown import make_safe
 from ui import state
 from ui.state import ChatMessage
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
+FeedbackSink = Callable[[ChatMessage, str | None], None]
+_THUMBS = {0: "down", 1: "up"}
 
 
 def model_badge(reply: Reply) -> str:
@@ -52,25 +57,50 @@ def draw_reasoning(text: str) -> None:
             st.markdown(make_safe(text))
 
 
-def draw_message(message: ChatMessage, *, last: bool) -> None:
+def draw_analysis(message: ChatMessage, user_text: str) -> None:
+    from ui.analysis_card import draw_analysis_card
+
+    draw_analysis_card(analysis_or_fallback(message.text or None, user_text))
+
+
+def draw_reply_footer(
+    message: ChatMessage, *, last: bool, user_text: str, on_feedback: FeedbackSink | None
+) -> None:
+    reply = message.reply
+    assert reply is not None
+    if message.structured and reply.status != ERROR and (message.text or user_text):
+        draw_analysis(message, user_text)
+    draw_status(reply)
+    if footer := footer_text(reply):
+        st.caption(footer)
+    draw_actions(message, last=last, on_feedback=on_feedback)
+
+
+def draw_message(
+    message: ChatMessage, *, last: bool, user_text: str, on_feedback: FeedbackSink | None
+) -> None:
     with st.chat_message(message.role, avatar=AVATARS[message.role]):
         if message.reply is not None:
             draw_reasoning(message.reply.reasoning)
-        if message.text:
+        structured_json = message.structured and parse_analysis(message.text) is not None
+        if message.text and not structured_json:
             st.markdown(make_safe(message.text))
         if message.images:
             st.image([image.data for image in message.images], width=220)
         if message.reply is not None:
-            draw_status(message.reply)
-            if footer := footer_text(message.reply):
-                st.caption(footer)
-            draw_actions(message, last=last)
+            draw_reply_footer(message, last=last, user_text=user_text, on_feedback=on_feedback)
 
 
-def draw_actions(message: ChatMessage, *, last: bool) -> None:
+def draw_actions(message: ChatMessage, *, last: bool, on_feedback: FeedbackSink | None) -> None:
     reply = message.reply
     assert reply is not None
-    with st.container(horizontal=True, gap="small"):
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        if on_feedback is not None and message.id and reply.status != ERROR:
+            default = {"down": 0, "up": 1}.get(message.feedback or "")
+            value = st.feedback("thumbs", key=f"feedback_{message.id}", default=default)
+            chosen = _THUMBS.get(value) if value is not None else None
+            if chosen != message.feedback:
+                on_feedback(message, chosen)
         with st.popover("Copy", icon=":material/content_copy:", type="tertiary"):
             st.code(message.text or " ", language="markdown", wrap_lines=True)
         if not last:
@@ -95,7 +125,7 @@ def draw_actions(message: ChatMessage, *, last: bool) -> None:
         )
 
 
-def draw_transcript(messages: list[ChatMessage]) -> None:
+def draw_transcript(messages: list[ChatMessage], on_feedback: FeedbackSink | None) -> None:
     shown = st.session_state[state.SHOW_EARLIER]
     hidden = max(0, len(messages) - shown)
     if hidden:
@@ -107,5 +137,12 @@ def draw_transcript(messages: list[ChatMessage]) -> None:
             args=(state.SHOW_EARLIER, shown + state.VISIBLE_MESSAGES),
         )
     last_reply = max((i for i, m in enumerate(messages) if m.reply is not None), default=-1)
-    for index in range(hidden, len(messages)):
-        draw_message(messages[index], last=index == last_reply == len(messages) - 1)
+    user_text = ""
+    for index in range(len(messages)):
+        message = messages[index]
+        if message.role == "user":
+            user_text = message.text
+        if index < hidden:
+            continue
+        is_last = index == last_reply == len(messages) - 1
+        draw_message(message, last=is_last, user_text=user_text, on_feedback=on_feedback)

@@ -1,66 +1,117 @@
 """A chat turn on the page: accept the input, stream the reply into a bubble, keep everything.
 
-The reply's message is appended to the transcript before the first event, and its text is
-updated as events arrive, so a stop (which ends the script at its next `st.*` call), an error or
-a closed tab never loses what arrived.
+Every message is committed to the store before anything else happens to it (see
+`assistant.turns`), and the transcript in session state is updated as events arrive, so a stop
+(which ends the script at its next `st.*` call), an error or a closed tab never loses what
+arrived.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from assistant.chat import Assistant
 from assistant.context import ChatTurn
-from assistant.errors import InputError
+from assistant.errors import AssistantError
+from assistant.images import PreparedImage
 from assistant.limits import check_turn
 from assistant.relay import Tick, relay
 from assistant.reply import Reply
 from assistant.roles import Role
-from ui import state
+from assistant.store import NotFoundError, Store
+from assistant.turns import persist_reply, save_user_message
+from ui import conversation, state
 from ui.state import ChatMessage
 from ui.stream_view import StreamView
-from ui.transcript import AVATARS, draw_actions, draw_status, footer_text
+from ui.transcript import AVATARS, draw_reply_footer
 from ui.uploads import prepare_uploads
 
 
-def accept_input(value: Any) -> bool:
-    """Add the submitted message (text + images) to the transcript; True if a reply is due."""
-    text = getattr(value, "text", value) or ""
-    images, problems = prepare_uploads(list(getattr(value, "files", None) or []))
-    images = [*st.session_state[state.PENDING_IMAGES], *images]
-    notices: list[str] = st.session_state[state.NOTICE]
-    notices.extend(problems)
+@dataclass(frozen=True)
+class Chat:
+    """What a turn needs: who, where it is stored, with which role and model."""
+
+    assistant: Assistant
+    store: Store
+    owner_id: int
+    role: Role
+    model: str
+
+    def feedback(self, message: ChatMessage, value: str | None) -> None:
+        try:
+            self.store.set_feedback(self.owner_id, message.id, value)  # type: ignore[arg-type]
+        except AssistantError as exc:
+            _notify(str(exc))
+            return
+        message.feedback = value
+
+
+def _notify(sentence: str) -> None:
+    st.session_state[state.NOTICE].append(sentence)
+
+
+def _save(chat: Chat, text: str, images: list[PreparedImage]) -> bool:
     try:
         check_turn(text, len(images))
-    except InputError as exc:
-        notices.append(str(exc))
+        conversation_id, saved = save_user_message(
+            chat.store,
+            chat.owner_id,
+            st.session_state[state.CONVERSATION_ID] or None,
+            text,
+            images,
+            role_id=chat.role.id,
+            model=chat.model,
+        )
+    except AssistantError as exc:
+        _notify(str(exc))
         return False
-    state.messages().append(ChatMessage("user", text, images))
+    conversation.remember(conversation_id)
+    state.messages().append(ChatMessage("user", text, images, id=saved.id))
+    return True
+
+
+def accept_input(chat: Chat, value: Any) -> bool:
+    """Store the submitted message (text + images); True if a reply is due."""
+    text = getattr(value, "text", value) or ""
+    images, problems = prepare_uploads(list(getattr(value, "files", None) or []))
+    for problem in problems:
+        _notify(problem)
+    if not _save(chat, text, [*st.session_state[state.PENDING_IMAGES], *images]):
+        return False
     st.session_state[state.PENDING_IMAGES] = []
     st.session_state[state.UPLOADER_NONCE] += 1
     return True
 
 
-def apply_action(action: tuple[Any, ...]) -> bool:
-    """Act on a button's queued request; True if a reply is due."""
+def _drop_last(chat: Chat, role: str) -> ChatMessage | None:
     messages = state.messages()
+    if not messages or messages[-1].role != role:
+        return None
+    message = messages.pop()
+    if message.id:
+        try:
+            chat.store.delete_message(chat.owner_id, message.id)
+        except NotFoundError:
+            pass  # already gone (deleted in another tab): nothing to undo
+        except AssistantError as exc:
+            _notify(str(exc))
+    return message
+
+
+def apply_action(chat: Chat, action: tuple[Any, ...]) -> bool:
+    """Act on a button's queued request; True if a reply is due."""
     kind = action[0]
     if kind == "send":
-        return accept_input(action[1])
-    if messages and messages[-1].role == "assistant":
-        messages.pop()
-    if kind == "edit" and messages and messages[-1].role == "user":
-        old = messages.pop()
-        text = str(action[1])
-        try:
-            check_turn(text, len(old.images))
-        except InputError as exc:
-            messages.append(old)
-            st.session_state[state.NOTICE].append(str(exc))
-            return False
-        messages.append(ChatMessage("user", text, old.images))
+        return accept_input(chat, action[1])
+    _drop_last(chat, "assistant")
+    if kind == "edit":
+        old = _drop_last(chat, "user")
+        if old is not None:
+            return _save(chat, str(action[1]), old.images)
+    messages = state.messages()
     return bool(messages) and messages[-1].role == "user"
 
 
@@ -73,14 +124,22 @@ def history() -> list[ChatTurn]:
     ]
 
 
-def stream_reply(assistant: Assistant, role: Role, model: str) -> None:
+def stream_reply(chat: Chat) -> None:
     turns = history()
     reply = Reply()
-    message = ChatMessage("assistant", reply=reply)
+    try:
+        reply_id = chat.store.start_reply(
+            chat.owner_id, st.session_state[state.CONVERSATION_ID], chat.model
+        )
+    except AssistantError as exc:
+        _notify(str(exc))
+        return
+    message = ChatMessage("assistant", reply=reply, id=reply_id, structured=chat.role.structured)
     state.messages().append(message)
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
-        view = StreamView()
-        events = relay(assistant.stream_reply(role, turns, model=model))
+        view = StreamView(hide_text=bool(chat.role.structured))
+        source = chat.assistant.stream_reply(chat.role, turns, model=chat.model)
+        events = relay(persist_reply(source, chat.store, chat.owner_id, reply_id))
         try:
             for item in events:
                 if isinstance(item, Tick):
@@ -94,7 +153,4 @@ def stream_reply(assistant: Assistant, role: Role, model: str) -> None:
             reply.stop()  # a no-op unless the user pressed stop mid-stream
             message.text = reply.text
         view.finish(reply)
-        draw_status(reply)
-        if footer := footer_text(reply):
-            st.caption(footer)
-        draw_actions(message, last=True)
+        draw_reply_footer(message, last=True, user_text=turns[-1].text, on_feedback=chat.feedback)

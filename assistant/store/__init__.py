@@ -210,6 +210,11 @@ class Store:
         self._db.write(lambda s: conversations.delete_conversation(s, owner_id, conversation_id))
         prune_images(self._db)
 
+    def delete_message(self, owner_id: int, message_id: str) -> None:
+        """Delete one message, as regenerate and edit-and-resend replace the last turn."""
+        self._db.write(lambda s: messages.delete_message(s, owner_id, message_id))
+        prune_images(self._db)
+
     def search(self, owner_id: int, query: str, *, limit: int = 50) -> list[SearchHit]:
         """Case-insensitive substring search over the owner's messages, newest first."""
         return self._db.read(lambda s: conversations.search(s, owner_id, query, limit))

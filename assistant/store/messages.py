@@ -303,6 +303,18 @@ def update_sentiment(
         raise MessageNotFoundError()
 
 
+def delete_message(session: Session, owner_id: int, message_id: str) -> None:
+    """Delete one of the owner's messages (its image links and feedback go with it)."""
+    result = _execute(
+        session,
+        delete(m.Message).where(
+            m.Message.public_id == message_id, m.Message.owner_id == owner_id
+        ),
+    )
+    if result.rowcount == 0:
+        raise MessageNotFoundError()
+
+
 def prune_orphan_images(session: Session) -> int:
     linked = exists().where(m.MessageImage.image_id == m.Image.id)
     return _execute(session, delete(m.Image).where(~linked)).rowcount
@@ -313,6 +325,7 @@ __all__ = [
     "INTERRUPTED",
     "add_user_message",
     "checkpoint_reply",
+    "delete_message",
     "finish_reply",
     "new_public_id",
     "owned_message_id",
