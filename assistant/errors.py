@@ -2,7 +2,8 @@
 
     AssistantError                 base: `str(error)` is the user's sentence
     ├── ConfigurationError         a setting is missing or wrong
-    │   └── AuthenticationError    API key missing or rejected (401)
+    │   ├── AuthenticationError    API key missing or rejected (401)
+    │   └── LocalModelUnavailable  (local_model) no key and no bundled model here
     ├── InsufficientCreditsError   not enough credits (402)
     ├── ModerationError            input flagged by moderation (403), with the reasons
     ├── ImageNotSupportedError     the model cannot read images (404 on an image turn)
@@ -13,8 +14,19 @@
     ├── ReplyTimeoutError          no content arrived within the bound
     ├── ReplyInterruptedError      the stream ended before the reply did
     ├── InputError                 the user's input breaks a limit (length, count, bytes)
-    │   └── ImageError             an attachment is not a usable image
+    │   ├── ImageError             an attachment is not a usable image
+    │   └── RoleInputError         (store) a custom role's fields are invalid
+    ├── NotFoundError              (store) missing, or another user's: indistinguishable
+    │   └── Conversation/Message/RoleNotFoundError
+    ├── StoreError                 (store) the database failed
+    │   └── StoreBusyError         the database stayed locked past the retry budget
+    ├── AccountError               (accounts) sign-in, registration, passwords, sessions
+    │   ├── SignInError            wrong username or password (one answer for both)
+    │   │   └── ThrottledError     too many failures: wait `retry_after` seconds
+    │   ├── RegistrationError, PasswordRejectedError, SessionEndedError
     └── UnexpectedError            anything else: the generic sentence
+
+Errors marked with a module live next to the code that raises them.
 
 The UI and the terminal client catch `AssistantError` only and show `str(error)`. Details for
 logs go in `detail`, which never contains an API key.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,16 @@ def app(fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     return at
 
 
+def chat_requests(fake: FakeOpenRouter) -> list[Any]:
+    """Requests for replies, without the background title requests after a first exchange."""
+    return [r for r in fake.chat_requests if not is_title_request(r)]
+
+
+def is_title_request(request: Any) -> bool:
+    first = request.json["messages"][0]
+    return first["role"] == "system" and first["content"].startswith("Write a title")
+
+
 def bubble_text(at: AppTest, index: int) -> str:
     return "\n".join(md.value for md in at.chat_message[index].markdown)
 
@@ -75,7 +86,7 @@ def test_the_role_and_model_are_always_shown(app: AppTest) -> None:
 def test_switching_role_changes_the_system_prompt(app: AppTest, fake: FakeOpenRouter) -> None:
     app.selectbox(key=state.ROLE_ID).set_value("legal").run()
     send(app, "Can my employer read my email?")
-    system = fake.chat_requests[-1].json["messages"][0]
+    system = chat_requests(fake)[-1].json["messages"][0]
     assert system == {"role": "system", "content": builtin_roles()["legal"].system_prompt}
     assert any("not legal advice" in info.value for info in app.info)
 
@@ -92,7 +103,7 @@ def test_an_image_reaches_a_vision_model_as_a_content_part(
     app.run()
     assert not app.exception
     assert len(app.chat_message[0].get("image")) == 1  # shown inline in the user's bubble
-    request = fake.chat_requests[-1].json
+    request = chat_requests(fake)[-1].json
     assert request["model"] == VISION_MODEL  # the default DeepSeek model is text-only
     parts = request["messages"][-1]["content"]
     assert parts[0] == {"type": "text", "text": "What is this?"}
@@ -108,7 +119,7 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_text_still_sent(
     app.chat_input[0].set_value("hello").run()
     assert any("evil.png was not attached" in w.value for w in app.warning)
     assert bubble_text(app, 1) == "Echo: hello"
-    assert fake.chat_requests[-1].json["messages"][-1]["content"] == "hello"
+    assert chat_requests(fake)[-1].json["messages"][-1]["content"] == "hello"
 
 
 @pytest.mark.parametrize(
@@ -167,7 +178,7 @@ def test_regenerate_replaces_the_last_reply(app: AppTest, fake: FakeOpenRouter) 
     send(app, "first")
     app.button(key="regenerate").click().run()
     assert len(app.chat_message) == 2
-    assert len(fake.chat_requests) == 2
+    assert len(chat_requests(fake)) == 2
 
 
 def test_edit_and_resend_replaces_the_last_message(app: AppTest, fake: FakeOpenRouter) -> None:
@@ -205,3 +216,70 @@ def test_long_chats_hide_older_turns(app: AppTest) -> None:
     assert len(app.chat_message) == state.VISIBLE_MESSAGES
     app.button(key="show_earlier_button").click().run()
     assert len(app.chat_message) == 2 * state.VISIBLE_MESSAGES
+
+
+def test_sidebar_images_attach_to_the_next_message(app: AppTest, fake: FakeOpenRouter) -> None:
+    uploader = app.sidebar.get("file_uploader")[0]
+    uploader.set_value([("a.png", png_bytes("red"), "image/png")]).run()  # type: ignore[attr-defined]
+    assert not app.exception
+    send(app, "and this one?")
+    assert len(app.chat_message[0].get("image")) == 1
+    assert chat_requests(fake)[-1].json["model"] == VISION_MODEL
+    send(app, "thanks")  # the attachment went with one message only
+    assert chat_requests(fake)[-1].json["messages"][-1]["content"] == "thanks"
+
+
+def test_too_many_images_are_refused_with_a_sentence(app: AppTest, fake: FakeOpenRouter) -> None:
+    for index in range(5):
+        app.chat_input[0].upload(f"p{index}.png", png_bytes(), "image/png")
+    app.chat_input[0].set_value("five photos").run()
+    assert any("up to 4 images" in w.value for w in app.warning)
+
+
+def test_the_model_picker_lists_the_catalogue_and_changes_the_model(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    picker = app.sidebar.selectbox[1]
+    assert any(o.startswith("🖼 Google: Gemini 2.5 Flash ·") for o in picker.options)
+    assert any("(free) · free" in o for o in picker.options)  # free models are findable
+    picker.set_value(VISION_MODEL).run()
+    assert VISION_MODEL in app.chat_input[0].placeholder
+    send(app, "hello")
+    assert chat_requests(fake)[-1].json["model"] == VISION_MODEL
+
+
+def test_without_a_key_the_offline_demo_banner_says_how_to_add_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.run()
+    banner = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)
+    assert "OPENROUTER_API_KEY" in banner
+
+
+def test_the_sentiment_role_shows_the_models_structured_analysis(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    from tests.fake_openrouter import reply
+
+    analysis = (
+        '{"label": "negative", "score": -0.7, "emotions": ["frustration"], '
+        '"key_phrases": ["late again"], "explanation": "The delivery was late again."}'
+    )
+    fake.queue(reply(analysis))
+    app.selectbox(key=state.ROLE_ID).set_value("sentiment").run()
+    send(app, "The delivery was late again.")
+    body = chat_requests(fake)[-1].json
+    assert body["response_format"]["type"] == "json_schema"
+    shown = " ".join(m.value for m in app.chat_message[1].markdown)
+    assert "late again" in shown and '"label"' not in shown  # a card, not raw JSON
+
+
+def test_the_sentiment_role_falls_back_to_the_local_scorer(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    app.selectbox(key=state.ROLE_ID).set_value("sentiment").run()
+    send(app, "I absolutely love it, thank you!")  # the fake echoes: not JSON
+    shown = " ".join(m.value for m in app.chat_message[1].markdown).lower()
+    assert "positive" in shown

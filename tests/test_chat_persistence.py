@@ -92,9 +92,10 @@ def test_a_provider_failure_keeps_the_message_and_the_partial_reply(
 
 
 def test_regenerate_replaces_the_stored_reply(store: Store, fake: FakeOpenRouter) -> None:
-    fake.queue(reply("first answer"), reply("second answer"))
+    fake.set_scenario(reply("first answer"))
     at = open_app()
     send(at, "question")
+    fake.set_scenario(reply("second answer"))
     at.button(key="regenerate").click().run()
     assert [t[1] for t in stored(store, at)] == ["question", "second answer"]
 

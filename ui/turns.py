@@ -22,6 +22,7 @@ from assistant.relay import Tick, relay
 from assistant.reply import Reply
 from assistant.roles import Role
 from assistant.store import NotFoundError, Store
+from assistant.titles import title_in_background
 from assistant.turns import persist_reply, save_user_message
 from ui import conversation, state
 from ui.state import ChatMessage
@@ -153,4 +154,12 @@ def stream_reply(chat: Chat) -> None:
             reply.stop()  # a no-op unless the user pressed stop mid-stream
             message.text = reply.text
         view.finish(reply)
+        if len(state.messages()) == 2 and reply.text:  # the first exchange: name it
+            title_in_background(
+                chat.assistant,
+                chat.store,
+                chat.owner_id,
+                st.session_state[state.CONVERSATION_ID],
+                turns[-1].text,
+            )
         draw_reply_footer(message, last=True, user_text=turns[-1].text, on_feedback=chat.feedback)

@@ -1,0 +1,68 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.accounts import Accounts
+from assistant.chat import Assistant
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.titles import clean_title, generate_title, title_in_background
+from tests.fake_openrouter import FakeOpenRouter, http_error, reply
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenRouter]:
+    with FakeOpenRouter() as server:
+        yield server
+
+
+@pytest.fixture
+def assistant(fake: FakeOpenRouter) -> Assistant:
+    return Assistant(
+        Settings(api_key="sk-or-v1-test", base_url=fake.url, fallback_models=(), max_retries=0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "title"),
+    [
+        ('"Phone Battery Drain Fixes."', "Phone Battery Drain Fixes"),
+        ("Title: Router reset steps\n", "Router reset steps"),
+        ("  \n**Landlord deposit dispute**", "Landlord deposit dispute"),
+        ("", None),
+        ("x" * 200, None),
+    ],
+)
+def test_model_answers_become_clean_titles(answer: str, title: str | None) -> None:
+    assert clean_title(answer) == title
+
+
+def test_a_title_is_asked_of_the_model(assistant: Assistant, fake: FakeOpenRouter) -> None:
+    fake.queue(reply("Battery drain troubleshooting"))
+    assert generate_title(assistant, "My phone battery drains fast") == (
+        "Battery drain troubleshooting"
+    )
+    assert "title" in fake.chat_requests[-1].json["messages"][0]["content"].lower()
+
+
+def test_a_failed_title_request_keeps_the_first_line_title(
+    assistant: Assistant, fake: FakeOpenRouter, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    store.migrate()
+    owner = Accounts(store).start_guest().user.id
+    conversation, _ = store.add_user_message(
+        owner, None, "My phone battery drains fast", [], "r", "m"
+    )
+    fake.queue(http_error(503))
+    title_in_background(assistant, store, owner, conversation, "My phone battery drains fast").join(
+        10
+    )
+    assert store.get_conversation(owner, conversation).conversation.title.startswith("My phone")
+    fake.queue(reply("Battery help"))
+    title_in_background(assistant, store, owner, conversation, "My phone battery drains fast").join(
+        10
+    )
+    assert store.get_conversation(owner, conversation).conversation.title == "Battery help"
+    store.close()
