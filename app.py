@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import identity
+from ui import identity, links
 
 st.set_page_config(
     page_title="Multi-role Assistant",
@@ -12,9 +12,23 @@ st.set_page_config(
 )
 
 navigation = st.navigation(
-    [
-        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-    ]
+    {
+        "Assistant": [
+            st.Page(links.CHAT, title="Chat", icon=":material/chat:", default=True),
+            st.Page(links.HISTORY, title="History", icon=":material/history:"),
+        ],
+        "Analytics": [
+            st.Page(links.SENTIMENT, title="Sentiment", icon=":material/mood:"),
+            st.Page(links.BATCH, title="Batch scoring", icon=":material/table_view:"),
+        ],
+        "You": [
+            st.Page(links.ROLES, title="My roles", icon=":material/theater_comedy:"),
+            st.Page(links.ACCOUNT, title="Account", icon=":material/account_circle:"),
+        ],
+    }
 )
-navigation.run()
+# Who this browser is, and the cookie that keeps it so across refreshes, before any page runs
+# (code after navigation.run() is skipped when a page switches pages).
+identity.current_user()
 identity.write_cookie()
+navigation.run()

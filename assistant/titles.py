@@ -59,7 +59,9 @@ def generate_title(
             elif isinstance(event, Failed):
                 return None
     finally:
-        events.close()
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     return clean_title("".join(parts))
 
 

@@ -107,7 +107,7 @@ def custom_role(role: CustomRole) -> Role:
             "id": role.role_id,
             "name": role.name,
             "icon": role.icon,
-            "description": role.description,
+            "description": role.description or "Your own role.",
             "system_prompt": role.system_prompt,
             "starters": list(role.starters),
             "temperature": role.temperature,

@@ -64,9 +64,16 @@ def store() -> Store:
     return _store(current.sqlalchemy_url, str(current.data_dir))
 
 
+@st.cache_resource(show_spinner=False)
+def _accounts(url: str, data_dir: str) -> Accounts:
+    return Accounts(_store(url, data_dir))
+
+
 def accounts() -> Accounts:
-    """Cheap to build (it holds the store and policy); the store is the shared part."""
-    return Accounts(store())
+    """One per database and process: it holds policy and the dummy hash that makes an unknown
+    username cost the same time as a wrong password, so it must not be rebuilt per call."""
+    current = settings()
+    return _accounts(current.sqlalchemy_url, str(current.data_dir))
 
 
 def sso_configured() -> bool:

@@ -30,7 +30,20 @@ TOKEN = "session_token"  # this browser's session token (also in the cookie)
 USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
 USER = "user"  # the User record, refreshed every run
 
-VISIBLE_MESSAGES = 30  # older turns hide behind "show earlier messages"
+# Other pages
+FLASH = "flash"  # (kind, sentence) to show once after an action's st.rerun(), or absent
+HISTORY_RENAMING = "history_renaming"  # conversation whose title is being edited ("" = none)
+HISTORY_DELETING = "history_deleting"  # conversation awaiting "Confirm delete" ("" = none)
+HISTORY_SHOWN = "history_shown"  # how many conversations the History list shows
+HISTORY_SEARCH = "history_search"  # the History search box (a widget key)
+ROLES_EDITING = "roles_editing"  # None: the list; "": a new role; a slug: that role
+ROLES_TEMPLATE = "roles_template"  # the built-in role id a new role starts from ("" = blank)
+ROLES_DELETING = "roles_deleting"  # slug of the role awaiting "Confirm delete" ("" = none)
+ROLES_TEMPLATE_CHOICE = "roles_template_choice"  # the "Start from" select box (a widget key)
+BATCH_RESULT = "batch_result"  # the last scored batch table (see pages/batch.py)
+
+VISIBLE_MESSAGES = 30
+HISTORY_PAGE_SIZE = 50  # older turns hide behind "show earlier messages"
 
 
 @dataclass
@@ -56,6 +69,12 @@ DEFAULTS: dict[str, Any] = {
     NOTICE: list,
     PREPARED_UPLOADS: dict,
     CONVERSATION_ID: lambda: "",
+    HISTORY_RENAMING: lambda: "",
+    HISTORY_DELETING: lambda: "",
+    HISTORY_SHOWN: lambda: HISTORY_PAGE_SIZE,
+    ROLES_EDITING: lambda: None,
+    ROLES_TEMPLATE: lambda: "",
+    ROLES_DELETING: lambda: "",
 }
 
 

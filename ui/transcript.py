@@ -60,7 +60,8 @@ def draw_reasoning(text: str) -> None:
 def draw_analysis(message: ChatMessage, user_text: str) -> None:
     from ui.analysis_card import draw_analysis_card
 
-    draw_analysis_card(analysis_or_fallback(message.text or None, user_text))
+    analysis = analysis_or_fallback(message.text or None, user_text)
+    draw_analysis_card(analysis, key=f"analysis_{message.id or id(message)}")
 
 
 def draw_reply_footer(

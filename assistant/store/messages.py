@@ -307,9 +307,7 @@ def delete_message(session: Session, owner_id: int, message_id: str) -> None:
     """Delete one of the owner's messages (its image links and feedback go with it)."""
     result = _execute(
         session,
-        delete(m.Message).where(
-            m.Message.public_id == message_id, m.Message.owner_id == owner_id
-        ),
+        delete(m.Message).where(m.Message.public_id == message_id, m.Message.owner_id == owner_id),
     )
     if result.rowcount == 0:
         raise MessageNotFoundError()

@@ -1,0 +1,33 @@
+"""My roles: signed-in users make, edit and delete their own roles, offered like built-in ones."""
+
+import streamlit as st
+
+from ui import flash, identity, links, role_editor, services, state
+
+state.init()
+user = identity.current_user()
+
+st.title("My roles")
+flash.draw()
+
+if user.is_guest:
+    st.info(
+        "Your own roles need an account: they are saved with it and offered in the chat page's "
+        "role list next to the built-in ones. Creating one takes a username and a password.",
+        icon=":material/theater_comedy:",
+    )
+    st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
+elif st.session_state[role_editor.EDITING] is not None:
+    role_editor.draw_editor(services.store(), user.id)
+else:
+    st.caption(
+        "A role is a set of instructions the assistant follows, with starter questions. "
+        "Yours appear in the chat page's role list."
+    )
+    role_editor.draw_new_role_picker()
+    store = services.store()
+    roles = store.list_roles(user.id)
+    if not roles:
+        st.caption("You have no roles of your own yet.")
+    for role in roles:
+        role_editor.draw_role(store, user.id, role)

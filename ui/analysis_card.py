@@ -1,0 +1,91 @@
+"""The sentiment-analysis role's structured answer, drawn in the chat as a compact card.
+
+Every string in an `Analysis` may come from the model (and, through it, from text a user
+pasted), so labels, emotions and key phrases are shown as literal text: Markdown syntax in them
+is escaped, and emotions are cut down to plain words before they go inside a badge. The
+explanation is prose and goes through `make_safe` like any reply.
+
+The score bar is a Plotly chart, and Streamlit refuses two charts with identical figures and no
+key on one page (the same analysis twice in a transcript would do that): pass `key`, e.g. the
+message id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import streamlit as st
+
+from assistant.analysis import Analysis
+from assistant.safe_markdown import make_safe
+from ui.charts import score_gauge
+
+#: Badge colour and emoji per label (Streamlit's Markdown colour names).
+LABEL_STYLE = {
+    "positive": ("green", "😊"),
+    "negative": ("red", "😟"),
+    "neutral": ("gray", "😐"),
+    "mixed": ("orange", "🤔"),
+}
+MAX_EMOTIONS = 8
+MAX_PHRASES = 8
+CHART_CONFIG = {"displayModeBar": False, "staticPlot": True}
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=])")
+_NOT_WORD = re.compile(r"[^\w\s'’-]+")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally by st.markdown: every character Markdown (or Streamlit's
+    `:color[...]`, `:emoji:` and `$math$` extensions) could act on is backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def badge_text(text: str, limit: int = 30) -> str:
+    """A plain word or two for inside a badge: letters, digits, spaces, apostrophes, hyphens."""
+    return " ".join(_NOT_WORD.sub(" ", text).split())[:limit].strip()
+
+
+def _chart_key(analysis: Analysis, key: str | None) -> str:
+    if key:
+        return f"analysis_score_{key}"
+    digest = hashlib.sha256(repr(analysis).encode("utf-8")).hexdigest()[:16]
+    return f"analysis_score_{digest}"
+
+
+def draw_analysis_card(analysis: Analysis, *, key: str | None = None) -> None:
+    """Label, score and a bar of it, emotions, key phrases, explanation and where it came from."""
+    colour, emoji = LABEL_STYLE.get(analysis.label, ("violet", "📊"))
+    label = escape_markdown(analysis.label.capitalize())
+    with st.container(border=True):
+        st.markdown(
+            f"#### :{colour}-badge[{emoji} {label}] · score {analysis.score:+.2f}",
+            help="From -1 (very negative) to +1 (very positive); within ±0.05 is neutral.",
+        )
+        st.plotly_chart(
+            score_gauge(analysis.score, analysis.label),
+            config=CHART_CONFIG,
+            key=_chart_key(analysis, key),
+        )
+        emotions = [badge_text(e) for e in analysis.emotions[:MAX_EMOTIONS]]
+        emotions = [e for e in emotions if e]
+        if emotions:
+            st.markdown(
+                "**Emotions** " + " ".join(f":violet-badge[{e}]" for e in emotions),
+            )
+        phrases = [p for p in analysis.key_phrases[:MAX_PHRASES] if p.strip()]
+        if phrases:
+            st.markdown("**Key phrases** " + " · ".join(f"“{escape_markdown(p)}”" for p in phrases))
+        if analysis.explanation.strip():
+            st.markdown(make_safe(analysis.explanation))
+        if analysis.source == "local":
+            st.caption(
+                ":material/computer: Scored on this server with VADER, not by the model "
+                "(its answer was missing or not a valid analysis)."
+            )
+        else:
+            st.caption(":material/smart_toy: Analysis by the model.")
+
+
+__all__ = ["LABEL_STYLE", "badge_text", "draw_analysis_card", "escape_markdown"]
