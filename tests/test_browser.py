@@ -161,3 +161,84 @@ def test_phone_width_screenshot(browser: Browser, app_url: str, fake: FakeOpenRo
     expect(messages(page).nth(1)).to_contain_text("disconnecting", timeout=15_000)
     page.screenshot(path=str(DOCS / "chat-phone.png"), full_page=True)
     context.close()
+
+
+def go_to(page: Page, app_url: str, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading").first).to_be_visible(timeout=15_000)
+
+
+def register(page: Page, username: str, password: str) -> None:
+    page.get_by_role("tab", name="Create account").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Confirm password")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_label("Confirm password").fill(password)
+    form.get_by_role("button", name="Create account").click()
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    form = page.get_by_test_id("stForm").filter(has_text="Sign in")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def test_a_guest_keeps_the_chat_in_an_account_and_continues_elsewhere(
+    browser: Browser, app_url: str, fake: FakeOpenRouter
+) -> None:
+    fake.reset()
+    password = "plum-kettle-orbit-57"
+    first = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = first.new_page()
+    page.goto(app_url)
+    ask(page, "Keep this conversation")
+    expect(messages(page).nth(1)).to_contain_text("Echo: Keep this", timeout=15_000)
+    page.reload()  # the cookie and the URL bring the conversation back
+    expect(messages(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
+
+    go_to(page, app_url, "Account")
+    register(page, "ada_browser", password)
+    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)
+    go_to(page, app_url, "History")
+    expect(page.get_by_text("Keep this conversation").first).to_be_visible(timeout=15_000)
+    page.screenshot(path=str(DOCS / "history.png"), full_page=True)
+    go_to(page, app_url, "Account")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("tab", name="Create account")).to_be_visible(timeout=15_000)
+    first.close()
+
+    second = browser.new_context()  # another browser: no cookie
+    page = second.new_page()
+    page.goto(app_url)
+    go_to(page, app_url, "Account")
+    sign_in(page, "ada_browser", password)
+    expect(page.get_by_text("Welcome back")).to_be_visible(timeout=15_000)
+    go_to(page, app_url, "History")
+    page.get_by_role("button", name="Open").first.click()
+    expect(messages(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
+    ask(page, "and carry on")
+    expect(messages(page).nth(3)).to_contain_text("Echo: and carry on", timeout=15_000)
+    second.close()
+
+    third = browser.new_context()  # somebody else
+    page = third.new_page()
+    page.goto(app_url)
+    go_to(page, app_url, "Account")
+    register(page, "bob_browser", password + "x")
+    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)
+    go_to(page, app_url, "History")
+    expect(page.get_by_text("Keep this conversation")).to_have_count(0)
+    third.close()
+
+
+def test_the_sentiment_page_charts_a_short_conversation(
+    page: Page, app_url: str, fake: FakeOpenRouter
+) -> None:
+    ask(page, "I love how fast this is")
+    expect(messages(page).nth(1)).to_contain_text("Echo:", timeout=15_000)
+    ask(page, "but the battery is terrible and I am angry")
+    expect(messages(page).nth(3)).to_contain_text("angry", timeout=15_000)
+    go_to(page, app_url, "Sentiment")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(DOCS / "sentiment.png"), full_page=True)
