@@ -81,7 +81,11 @@ class ChatClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             transport=transport,
-            limits=httpx.Limits(max_connections=500, max_keepalive_connections=50),
+            # Idle connections are dropped before the 5 s after which llama.cpp's server (the
+            # bundled model) closes them, so a reused connection is never a closed one.
+            limits=httpx.Limits(
+                max_connections=500, max_keepalive_connections=50, keepalive_expiry=4.0
+            ),
         )
         self._sleep = sleep
         self._clock = clock
