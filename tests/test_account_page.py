@@ -14,8 +14,6 @@ from ui import account_forms, links, state
 if TYPE_CHECKING:
     from tests.page_harness import BrowserConnection, Pages
 
-pytest_plugins = ("tests.page_harness",)
-
 
 def form(at: AppTest, form_id: str) -> Block:
     return next(block for block in at.form if block.key == form_id)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from assistant.sentiment_batch import MAX_BYTES
 from tests.fake_openrouter import FakeOpenRouter
-from tests.test_sentiment_page import BrowserConnection
+from tests.page_harness import BrowserConnection
 from ui import state
 
 ENTRY = "../app.py"

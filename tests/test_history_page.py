@@ -16,8 +16,6 @@ from ui import conversation, history_view, links, state
 if TYPE_CHECKING:
     from tests.page_harness import Pages
 
-pytest_plugins = ("tests.page_harness",)
-
 
 def titles(at: AppTest) -> list[str]:
     """The bold first line of each conversation row, in page order."""

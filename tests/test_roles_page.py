@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from tests.fake_openrouter import FakeOpenRouter
     from tests.page_harness import Pages
 
-pytest_plugins = ("tests.page_harness",)
-
 
 def field(at: AppTest, label: str):  # type: ignore[no-untyped-def]
     """The editor's input with this label (text input, text area, toggle or slider)."""

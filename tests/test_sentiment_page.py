@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,12 @@ from streamlit.testing.v1 import AppTest
 from assistant.accounts import Accounts
 from assistant.store import Store
 from tests.fake_openrouter import FakeOpenRouter
+from tests.page_harness import BrowserConnection
 from ui import state
 
 ENTRY = "../app.py"
 SENTIMENT = "pages/sentiment.py"
 MODEL = "deepseek/deepseek-v3.2"
-
-
-@dataclass
-class BrowserConnection:
-    cookies: dict[str, str] = field(default_factory=dict)
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    remote_ip: str | None = "203.0.113.7"
 
 
 @pytest.fixture
