@@ -5,7 +5,10 @@ Write order (see safety.md, "Nothing lost"):
 2. the caller creates the reply row (`Store.start_reply`, status "streaming");
 3. `persist_reply` wraps the reply's events: it checkpoints the text as it grows and, however
    the stream ends (finished, failed, or closed early because the user pressed stop), finalises
-   the row as complete, error (with the sentence) or stopped, then stores its sentiment scores.
+   the row as complete, error (with the sentence) or stopped, with its sentiment scores.
+
+Scores travel in the same write as the text: one transaction fewer per message, which matters
+when a hundred sessions write at once.
 
 A process killed mid-reply leaves the row "streaming" with the last checkpoint;
 `Store.recover_stale_replies` marks such rows interrupted at the next start.
@@ -21,7 +24,7 @@ from assistant.errors import AssistantError
 from assistant.events import Event, ReasoningDelta, TextDelta
 from assistant.reply import ERROR, STOPPED, STREAMING, Reply
 from assistant.sentiment import score_text
-from assistant.store import Message, Store
+from assistant.store import Message, Sentiment, Store
 from assistant.store.records import FinalStatus, ImageLike
 
 log = logging.getLogger(__name__)
@@ -40,12 +43,11 @@ def save_user_message(
     role_id: str,
     model: str,
 ) -> tuple[str, Message]:
-    """Commit the user's message (creating the conversation on the first one), with its scores."""
-    conversation_id, message = store.add_user_message(
-        owner_id, conversation_id, text, list(images), role_id, model
+    """Commit the user's message (creating the conversation on the first one), with its scores,
+    in one write."""
+    return store.add_user_message(
+        owner_id, conversation_id, text, list(images), role_id, model, _scores(text)
     )
-    _store_scores(store, owner_id, message.id, text)
-    return conversation_id, message
 
 
 def persist_reply(
@@ -104,22 +106,16 @@ def _finish(store: Store, owner_id: int, reply_id: str, reply: Reply) -> None:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             cost=usage.cost if usage else None,
+            sentiment=_scores(reply.text),
         )
     except AssistantError:
         # The row keeps its last checkpoint and is recovered as interrupted later.
         log.error("finalising reply %s failed", reply_id, exc_info=True)
-        return
-    _store_scores(store, owner_id, reply_id, reply.text)
 
 
-def _store_scores(store: Store, owner_id: int, message_id: str, text: str) -> None:
+def _scores(text: str) -> Sentiment:
     scores = score_text(text)
-    try:
-        store.update_sentiment(
-            owner_id, message_id, scores.compound, scores.pos, scores.neu, scores.neg
-        )
-    except AssistantError:
-        log.warning("storing sentiment of message %s failed", message_id, exc_info=True)
+    return Sentiment(scores.compound, scores.pos, scores.neu, scores.neg)
 
 
 __all__ = ["CHECKPOINT_EVERY", "persist_reply", "save_user_message"]

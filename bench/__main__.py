@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ["client", "local_model", "images", "sentiment", "sentiment_page"]
+SUITES = ["client", "app", "local_model", "images", "sentiment", "sentiment_page"]
 _TARGET = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9][0-9,]*\.?[0-9]*)")
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,15 +24,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(env: Mapping[str, str], *, timeout: float = 60.0) -> Iterator[str]:
-    """Start the app as shipped (same entry file and .streamlit/config.toml); yield its URL."""
+def served_app(
+    env: Mapping[str, str], *, script: Path = ROOT / "app.py", timeout: float = 60.0
+) -> Iterator[str]:
+    """Start the app as shipped (same entry file and .streamlit/config.toml); yield its URL.
+
+    `script` serves another entry file the same way (the benchmarks' plain baseline app).
+    """
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "app.py"),
+        str(script),
         "--server.port",
         str(port),
         "--server.address",
@@ -42,30 +48,29 @@ def served_app(env: Mapping[str, str], *, timeout: float = 60.0) -> Iterator[str
         "false",
     ]
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"the app did not start:\n{err[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
+    # A file, not a pipe: a pipe nobody reads would block a talkative app mid-test.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")
+                    raise RuntimeError(f"{script.name} did not start:\n{err[-3000:]}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
 from assistant.accounts import SignInError
-from ui import account_forms, links, state
+from ui import account_forms, links, services, state
 
 if TYPE_CHECKING:
     from tests.page_harness import BrowserConnection, Pages
@@ -198,7 +199,15 @@ def test_deleting_the_account_needs_the_username_and_password(pages: Pages) -> N
         pages.accounts.sign_in("ada", pages.password)
 
 
-def test_single_sign_on_is_offered_when_configured(pages: Pages) -> None:
+@pytest.fixture
+def fresh_secrets() -> Iterator[None]:
+    """The app reads secrets once per process; a test that sets its own starts afresh."""
+    services._secrets.clear()
+    yield
+    services._secrets.clear()
+
+
+def test_single_sign_on_is_offered_when_configured(pages: Pages, fresh_secrets: None) -> None:
     at = AppTest.from_file("../app.py", default_timeout=30)
     at.secrets["auth"] = {"client_id": "x", "server_metadata_url": "https://idp.example/.wk"}
     at.user = {"is_logged_in": False}

@@ -25,9 +25,13 @@ log = logging.getLogger(__name__)
 STALE_REPLY_AGE = timedelta(minutes=10)
 
 
+@st.cache_resource(show_spinner=False)
 def _secrets() -> Mapping[str, Any]:
+    """Read once per process: every `st.secrets` access takes a process-wide lock and, with no
+    secrets file, searches the disk and raises; a hundred sessions queued on it. Changing
+    secrets therefore needs a restart, as on Streamlit Community Cloud."""
     try:
-        return {key: st.secrets[key] for key in st.secrets}
+        return {key: st.secrets[key] for key in st.secrets}  # [auth] included, as a mapping
     except FileNotFoundError:
         return {}
     except Exception:  # a malformed secrets.toml must not take the app down: env still works
@@ -78,7 +82,4 @@ def accounts() -> Accounts:
 
 def sso_configured() -> bool:
     """Single sign-on is offered when `[auth]` is set in secrets (st.login needs it)."""
-    try:
-        return "auth" in st.secrets
-    except Exception:
-        return False
+    return "auth" in _secrets()

@@ -102,8 +102,17 @@ def draw_actions(message: ChatMessage, *, last: bool, on_feedback: FeedbackSink 
             chosen = _THUMBS.get(value) if value is not None else None
             if chosen != message.feedback:
                 on_feedback(message, chosen)
-        with st.popover("Copy", icon=":material/content_copy:", type="tertiary"):
-            st.code(message.text or " ", language="markdown", wrap_lines=True)
+        # The copyable text is drawn only while the popover is open: otherwise every bubble would
+        # send its whole text twice on every rerun.
+        copy = st.popover(
+            "Copy",
+            icon=":material/content_copy:",
+            type="tertiary",
+            on_change="rerun",
+            key=f"copy_{message.id or id(message)}",
+        )
+        if copy.open:
+            copy.code(message.text or " ", language="markdown", wrap_lines=True)
         if not last:
             return
         failed = reply.status == ERROR

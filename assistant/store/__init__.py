@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
@@ -95,11 +96,21 @@ class Store:
         images: Sequence[ImageLike],
         role_id: str,
         model: str,
+        sentiment: Sentiment | None = None,
     ) -> tuple[str, Message]:
-        """Commit the user's message (and images); creates the conversation when id is None."""
+        """Commit the user's message (and images, and its scores when known); creates the
+        conversation when id is None."""
         return self._db.write(
             lambda s: messages.add_user_message(
-                s, self._db.now(), owner_id, conversation_id, text, images, role_id, model
+                s,
+                self._db.now(),
+                owner_id,
+                conversation_id,
+                text,
+                images,
+                role_id,
+                model,
+                sentiment,
             )
         )
 
@@ -133,9 +144,12 @@ class Store:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         cost: float | None = None,
+        sentiment: Sentiment | None = None,
     ) -> None:
-        """Finalise a reply as complete, stopped or error (`error` is the user's sentence)."""
-        values = {
+        """Finalise a reply as complete, stopped or error (`error` is the user's sentence),
+        with its scores when given, in the same write."""
+        values: dict[str, Any] = {
+            **messages.sentiment_columns(sentiment),
             "status": status,
             "text": text,
             "reasoning": reasoning,

@@ -34,6 +34,7 @@ from assistant.store.records import (
     ImageRef,
     Message,
     MessageNotFoundError,
+    Sentiment,
 )
 
 FINAL_STATUSES = ("complete", "stopped", "error")
@@ -67,6 +68,18 @@ def owned_message_id(session: Session, owner_id: int, message_id: str) -> int:
     return row
 
 
+def sentiment_columns(sentiment: Sentiment | None) -> dict[str, float]:
+    """The message columns for `sentiment` (none when it is not known yet)."""
+    if sentiment is None:
+        return {}
+    return {
+        "sentiment_compound": sentiment.compound,
+        "sentiment_pos": sentiment.pos,
+        "sentiment_neu": sentiment.neu,
+        "sentiment_neg": sentiment.neg,
+    }
+
+
 def add_user_message(
     session: Session,
     now: datetime,
@@ -76,6 +89,7 @@ def add_user_message(
     images: Sequence[ImageLike],
     role_id: str,
     model: str,
+    sentiment: Sentiment | None = None,
 ) -> tuple[str, Message]:
     if conversation_id is None:
         conversation = m.Conversation(
@@ -115,6 +129,7 @@ def add_user_message(
         requested_model=model,
         created_at=now,
         updated_at=now,
+        **sentiment_columns(sentiment),
     )
     session.add(row)
     session.flush()
