@@ -42,7 +42,7 @@ ROLES_DELETING = "roles_deleting"  # slug of the role awaiting "Confirm delete" 
 ROLES_TEMPLATE_CHOICE = "roles_template_choice"  # the "Start from" select box (a widget key)
 BATCH_RESULT = "batch_result"  # the last scored batch table (see pages/batch.py)
 
-VISIBLE_MESSAGES = 30
+VISIBLE_MESSAGES = 20  # the last 10 exchanges; older turns behind "show earlier messages"
 HISTORY_PAGE_SIZE = 50  # older turns hide behind "show earlier messages"
 
 
