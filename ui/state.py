@@ -43,7 +43,7 @@ ROLES_TEMPLATE_CHOICE = "roles_template_choice"  # the "Start from" select box (
 BATCH_RESULT = "batch_result"  # the last scored batch table (see pages/batch.py)
 
 VISIBLE_MESSAGES = 20  # the last 10 exchanges; older turns behind "show earlier messages"
-HISTORY_PAGE_SIZE = 50  # older turns hide behind "show earlier messages"
+HISTORY_PAGE_SIZE = 50  # conversations per page of the History list
 
 
 @dataclass
