@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from assistant.store import models as m
@@ -26,7 +26,6 @@ from assistant.store.records import (
     Message,
     MessageNotFoundError,
     MessageRole,
-    ReplyStatus,
     SearchHit,
     Sentiment,
 )
@@ -68,40 +67,89 @@ def conversation_record(row: m.Conversation) -> Conversation:
     )
 
 
+#: The message columns a `Message` record is read from, in `_message_from_row`'s order. Reads
+#: select these plain columns rather than ORM objects: building (and then converting) ten
+#: thousand mapped instances was most of the cost of opening a long conversation. Selecting
+#: them through the mapped table keeps each column's type, so `UserText` still decodes and
+#: `UTCDateTime` still returns aware times.
+_MESSAGE_COLUMNS = (
+    m.Message.public_id,
+    m.Message.role,
+    m.Message.text,
+    m.Message.status,
+    m.Message.created_at,
+    m.Message.updated_at,
+    m.Message.reasoning,
+    m.Message.error,
+    m.Message.model,
+    m.Message.requested_model,
+    m.Message.prompt_tokens,
+    m.Message.completion_tokens,
+    m.Message.cost,
+    m.Message.sentiment_compound,
+    m.Message.sentiment_pos,
+    m.Message.sentiment_neu,
+    m.Message.sentiment_neg,
+)
+
+
+def _message_from_row(
+    row: Sequence[Any], conversation_id: str, images: tuple[ImageRef, ...], feedback: Any
+) -> Message:
+    """`row` holds `_MESSAGE_COLUMNS` in order; role, status and feedback values are the ones
+    the schema's CHECK constraints allow."""
+    (
+        public_id,
+        role,
+        text,
+        status,
+        created_at,
+        updated_at,
+        reasoning,
+        error,
+        model,
+        requested_model,
+        prompt_tokens,
+        completion_tokens,
+        cost,
+        compound,
+        pos,
+        neu,
+        neg,
+    ) = row
+    return Message(
+        id=public_id,
+        conversation_id=conversation_id,
+        role=role,
+        text=text,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        reasoning=reasoning,
+        error=error,
+        model=model,
+        requested_model=requested_model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=cost,
+        sentiment=None
+        if compound is None
+        else Sentiment(compound, pos or 0.0, neu or 0.0, neg or 0.0),
+        images=images,
+        feedback=feedback,
+    )
+
+
 def message_record(
     row: m.Message,
     conversation_id: str,
     *,
     images: tuple[ImageRef, ...] = (),
-    feedback: str | None = None,
+    feedback: FeedbackValue | None = None,
 ) -> Message:
-    sentiment = None
-    if row.sentiment_compound is not None:
-        sentiment = Sentiment(
-            row.sentiment_compound,
-            row.sentiment_pos or 0.0,
-            row.sentiment_neu or 0.0,
-            row.sentiment_neg or 0.0,
-        )
-    return Message(
-        id=row.public_id,
-        conversation_id=conversation_id,
-        role=cast(MessageRole, row.role),
-        text=row.text,
-        status=cast(ReplyStatus, row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        reasoning=row.reasoning,
-        error=row.error,
-        model=row.model,
-        requested_model=row.requested_model,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        cost=row.cost,
-        sentiment=sentiment,
-        images=images,
-        feedback=cast(FeedbackValue | None, feedback),
-    )
+    """The record of a message the session already holds as a mapped object."""
+    values = tuple(getattr(row, column.key) for column in _MESSAGE_COLUMNS)
+    return _message_from_row(values, conversation_id, images, feedback)
 
 
 def owned_conversation(session: Session, owner_id: int, conversation_id: str) -> m.Conversation:
@@ -128,12 +176,22 @@ def list_conversations(
     return [conversation_record(row) for row in rows]
 
 
-def _images_by_message(
-    session: Session, owner_id: int, message_pks: Sequence[int]
+_Columns = TypeVarTuple("_Columns")
+
+
+def _scoped(statement: Select[*_Columns], owner_id: int, where: Iterable[Any]) -> Select[*_Columns]:
+    """Messages of `owner_id` matching `where`, in conversations `owner_id` owns."""
+    return statement.join(m.Conversation, m.Conversation.id == m.Message.conversation_id).where(
+        m.Message.owner_id == owner_id, m.Conversation.owner_id == owner_id, *where
+    )
+
+
+def _image_refs(
+    session: Session, owner_id: int, where: Iterable[Any]
 ) -> dict[int, tuple[ImageRef, ...]]:
-    if not message_pks:
-        return {}
-    rows = session.execute(
+    """The images of the messages `where` selects, by message key, in one query: scoping by
+    the same conditions instead of listing the keys keeps the statement small at any size."""
+    statement = (
         select(
             m.MessageImage.message_id,
             m.Image.sha256,
@@ -142,31 +200,36 @@ def _images_by_message(
             m.Image.height,
             m.Image.size,
         )
+        .select_from(m.MessageImage)
         .join(m.Image, m.Image.id == m.MessageImage.image_id)
-        .where(m.MessageImage.owner_id == owner_id, m.MessageImage.message_id.in_(message_pks))
+        .join(m.Message, m.Message.id == m.MessageImage.message_id)
+        .where(m.MessageImage.owner_id == owner_id)
         .order_by(m.MessageImage.message_id, m.MessageImage.position)
     )
     found: dict[int, list[ImageRef]] = defaultdict(list)
-    for message_pk, sha256, mime, width, height, size in rows:
+    for message_pk, sha256, mime, width, height, size in session.execute(
+        _scoped(statement, owner_id, where)
+    ):
         found[message_pk].append(ImageRef(sha256, mime, width, height, size))
     return {pk: tuple(refs) for pk, refs in found.items()}
 
 
-def _messages(session: Session, owner_id: int, where: Iterable[Any]) -> list[Message]:
-    rows = session.execute(
-        select(m.Message, m.Conversation.public_id, m.Feedback.value)
-        .join(m.Conversation, m.Conversation.id == m.Message.conversation_id)
+def _messages(session: Session, owner_id: int, where: Sequence[Any]) -> list[Message]:
+    statement = (
+        select(m.Message.id, m.Conversation.public_id, m.Feedback.value, *_MESSAGE_COLUMNS)
+        .select_from(m.Message)
         .outerjoin(
             m.Feedback,
             (m.Feedback.message_id == m.Message.id) & (m.Feedback.owner_id == owner_id),
         )
-        .where(m.Message.owner_id == owner_id, m.Conversation.owner_id == owner_id, *where)
         .order_by(m.Message.conversation_id, m.Message.id)
-    ).all()
-    images = _images_by_message(session, owner_id, [row[0].id for row in rows])
+    )
+    # Each row: the message's key, its conversation's public id, feedback, `_MESSAGE_COLUMNS`.
+    rows = session.execute(_scoped(statement, owner_id, where)).all()
+    images = _image_refs(session, owner_id, where) if rows else {}
+    no_images: tuple[ImageRef, ...] = ()
     return [
-        message_record(message, public_id, images=images.get(message.id, ()), feedback=value)
-        for message, public_id, value in rows
+        _message_from_row(row[3:], row[1], images.get(row[0], no_images), row[2]) for row in rows
     ]
 
 
@@ -280,7 +343,7 @@ def image_bytes(session: Session, owner_id: int, sha256: str) -> tuple[bytes, st
 
 
 def message_images(session: Session, owner_id: int, message_pk: int) -> tuple[ImageRef, ...]:
-    return _images_by_message(session, owner_id, [message_pk]).get(message_pk, ())
+    return _image_refs(session, owner_id, [m.Message.id == message_pk]).get(message_pk, ())
 
 
 def claim_conversations(session: Session, from_owner: int, to_owner: int) -> int:
