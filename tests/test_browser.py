@@ -242,3 +242,23 @@ def test_the_sentiment_page_charts_a_short_conversation(
     go_to(page, app_url, "Sentiment")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
     page.screenshot(path=str(DOCS / "sentiment.png"), full_page=True)
+
+
+def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter) -> None:
+    fake.queue(
+        reply(
+            '{"label": "mixed", "score": -0.35, "emotions": ["frustration", "gratitude"], '
+            '"key_phrases": ["late again", "nobody answered", "thanks for the refund"], '
+            '"explanation": "Frustration about the repeated late delivery and the silence '
+            'outweighs the thanks for the refund."}'
+        )
+    )
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Sentiment analysis").click()
+    expect(page.get_by_role("heading", name="Sentiment analysis")).to_be_visible(timeout=10_000)
+    ask(page, "The delivery was late again and nobody answered my emails, thanks for the refund.")
+    card = messages(page).nth(1)
+    expect(card.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
+    expect(card).to_contain_text("Mixed")
+    expect(card).not_to_contain_text('"label"')  # a card, not the raw JSON
+    page.screenshot(path=str(DOCS / "sentiment-card.png"), full_page=True)
