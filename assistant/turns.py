@@ -2,13 +2,23 @@
 
 Write order (see safety.md, "Nothing lost"):
 1. `save_user_message` commits the user's message and its images before any model call;
-2. the caller creates the reply row (`Store.start_reply`, status "streaming");
+2. `start_reply` creates the reply row (status "streaming"); `start_turn` does 1 and 2 in one
+   transaction, which is what a new message needs;
 3. `persist_reply` wraps the reply's events: it checkpoints the text as it grows and, however
    the stream ends (finished, failed, or closed early because the user pressed stop), finalises
    the row as complete, error (with the sentence) or stopped, with its sentiment scores.
 
 Scores travel in the same write as the text: one transaction fewer per message, which matters
 when a hundred sessions write at once.
+
+On SQLite these writes also queue on one lock per store in this process (`write_gate`). SQLite
+has one writer at a time, and a writer that finds it taken sleeps in its busy handler (1, 2, 5,
+... up to 100 ms) instead of being woken when it is free: with a hundred sessions streaming, a
+new turn's first write waited seconds behind the others' checkpoints while the lock sat idle
+(bench/bench_app.py, "100 streams at once": 8.3 s before the last request reached the model).
+Queued on a Python lock, each writer starts the moment the previous one commits. A checkpoint
+never waits for the gate: when it is taken, the checkpoint is tried again at the next delta,
+so a busy database neither delays the tokens nor crowds out turns that are about to start.
 
 A process killed mid-reply leaves the row "streaming" with the last checkpoint;
 `Store.recover_stale_replies` marks such rows interrupted at the next start.
@@ -17,7 +27,9 @@ A process killed mid-reply leaves the row "streaming" with the last checkpoint;
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.errors import AssistantError
@@ -29,8 +41,39 @@ from assistant.store.records import FinalStatus, ImageLike
 
 log = logging.getLogger(__name__)
 
-#: Seconds between checkpoints of a growing reply: at most this much is lost to a crash.
+#: Seconds between checkpoints of a growing reply: at most this much is lost to a crash
+#: (a little more while the database is busy with other writes).
 CHECKPOINT_EVERY = 1.0
+
+_gates: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+_gates_lock = threading.Lock()
+
+
+class _NoGate:
+    """PostgreSQL lets writers to different rows proceed at once: nothing to queue on."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+def write_gate(store: Store) -> threading.Lock | _NoGate:
+    """The lock this process's chat writes to `store` queue on (see the module docstring)."""
+    if store.dialect != "sqlite":
+        return _NoGate()
+    with _gates_lock:
+        gate = _gates.get(store)
+        if gate is None:
+            gate = _gates[store] = threading.Lock()
+        return gate
 
 
 def save_user_message(
@@ -45,9 +88,36 @@ def save_user_message(
 ) -> tuple[str, Message]:
     """Commit the user's message (creating the conversation on the first one), with its scores,
     in one write."""
-    return store.add_user_message(
-        owner_id, conversation_id, text, list(images), role_id, model, _scores(text)
-    )
+    scores = _scores(text)
+    with write_gate(store):
+        return store.add_user_message(
+            owner_id, conversation_id, text, list(images), role_id, model, scores
+        )
+
+
+def start_turn(
+    store: Store,
+    owner_id: int,
+    conversation_id: str | None,
+    text: str,
+    images: Sequence[ImageLike],
+    *,
+    role_id: str,
+    model: str,
+) -> tuple[str, Message, str]:
+    """Steps 1 and 2 in one write: the user's message (with its scores), then the empty reply
+    row; returns (conversation id, the user's message, reply id)."""
+    scores = _scores(text)
+    with write_gate(store):
+        return store.start_turn(
+            owner_id, conversation_id, text, list(images), role_id, model, scores
+        )
+
+
+def start_reply(store: Store, owner_id: int, conversation_id: str, model: str) -> str:
+    """Commit the empty "streaming" reply row the events will fill; returns its id."""
+    with write_gate(store):
+        return store.start_reply(owner_id, conversation_id, model)
 
 
 def persist_reply(
@@ -67,8 +137,9 @@ def persist_reply(
             reply.apply(event)
             if isinstance(event, (TextDelta, ReasoningDelta)):
                 now = clock()
-                if now - last_checkpoint >= checkpoint_every:
-                    _checkpoint(store, owner_id, reply_id, reply)
+                if now - last_checkpoint >= checkpoint_every and _checkpoint(
+                    store, owner_id, reply_id, reply
+                ):
                     last_checkpoint = now
             yield event
     finally:
@@ -80,12 +151,19 @@ def persist_reply(
         _finish(store, owner_id, reply_id, reply)
 
 
-def _checkpoint(store: Store, owner_id: int, reply_id: str, reply: Reply) -> None:
+def _checkpoint(store: Store, owner_id: int, reply_id: str, reply: Reply) -> bool:
+    """Save the text so far unless another write holds the gate; True when it was tried."""
+    gate = write_gate(store)
+    if not gate.acquire(blocking=False):
+        return False
     try:
         store.checkpoint_reply(owner_id, reply_id, reply.text, reply.reasoning)
     except AssistantError:
         # A busy database must not break the stream; the final write tries again.
         log.warning("checkpoint of reply %s failed", reply_id, exc_info=True)
+    finally:
+        gate.release()
+    return True
 
 
 def _finish(store: Store, owner_id: int, reply_id: str, reply: Reply) -> None:
@@ -93,21 +171,23 @@ def _finish(store: Store, owner_id: int, reply_id: str, reply: Reply) -> None:
     status: FinalStatus = (
         "error" if reply.status == ERROR else ("stopped" if reply.status == STOPPED else "complete")
     )
+    scores = _scores(reply.text)  # before taking the gate: scoring a long reply takes a while
     try:
-        store.finish_reply(
-            owner_id,
-            reply_id,
-            status=status,
-            text=reply.text,
-            reasoning=reply.reasoning,
-            error=reply.error or None,
-            model=reply.model or None,
-            requested_model=reply.requested_model or None,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            cost=usage.cost if usage else None,
-            sentiment=_scores(reply.text),
-        )
+        with write_gate(store):
+            store.finish_reply(
+                owner_id,
+                reply_id,
+                status=status,
+                text=reply.text,
+                reasoning=reply.reasoning,
+                error=reply.error or None,
+                model=reply.model or None,
+                requested_model=reply.requested_model or None,
+                prompt_tokens=usage.prompt_tokens if usage else None,
+                completion_tokens=usage.completion_tokens if usage else None,
+                cost=usage.cost if usage else None,
+                sentiment=scores,
+            )
     except AssistantError:
         # The row keeps its last checkpoint and is recovered as interrupted later.
         log.error("finalising reply %s failed", reply_id, exc_info=True)
@@ -118,4 +198,11 @@ def _scores(text: str) -> Sentiment:
     return Sentiment(scores.compound, scores.pos, scores.neu, scores.neg)
 
 
-__all__ = ["CHECKPOINT_EVERY", "persist_reply", "save_user_message"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "persist_reply",
+    "save_user_message",
+    "start_reply",
+    "start_turn",
+    "write_gate",
+]

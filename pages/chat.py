@@ -9,12 +9,13 @@ from ui.transcript import draw_transcript
 from ui.uploads import IMAGE_TYPES
 
 state.init()
-user = identity.current_user()
+user = identity.checked_user()
 store = services.store()
 assistant = services.assistant()
 conversation.restore_from_url(store, user.id)
 role, model = sidebar.draw(assistant, conversation.available_roles(store, user.id))
 chat = turns.Chat(assistant, store, user.id, role, model)
+turns.drop_abandoned_reply(chat)
 
 st.title(role.label)
 st.caption(f"{role.description} · Model: `{model}`")

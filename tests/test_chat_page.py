@@ -283,3 +283,26 @@ def test_the_sentiment_role_falls_back_to_the_local_scorer(
     send(app, "I absolutely love it, thank you!")  # the fake echoes: not JSON
     shown = " ".join(m.value for m in app.chat_message[1].markdown).lower()
     assert "positive" in shown
+
+
+def test_a_reply_row_whose_stream_never_began_is_deleted_on_the_next_run(
+    app: AppTest, tmp_path: Path
+) -> None:
+    from assistant.store import Store
+
+    send(app, "first question")
+    conversation_id = app.session_state[state.CONVERSATION_ID]
+    owner = app.session_state[state.USER_ID]
+    store = Store(f"sqlite:///{(tmp_path / 'assistant.db').as_posix()}")
+    try:
+        # What a run stopped while drawing the page leaves: the turn's reply row, still empty.
+        _, _, orphan = store.start_turn(owner, conversation_id, "second", [], "gadget", TEXT_MODEL)
+        app.session_state[state.PENDING_REPLY] = orphan
+        app.run()
+        assert not app.exception
+        stored = store.get_conversation(owner, conversation_id).messages
+        assert orphan not in [m.id for m in stored]
+        assert [m.text for m in stored] == ["first question", "Echo: first question", "second"]
+        assert app.session_state[state.PENDING_REPLY] == ""
+    finally:
+        store.close()

@@ -180,6 +180,37 @@ def test_continuing_appends_messages_in_order(store: Store, clock: FakeClock) ->
     ]
 
 
+def test_start_turn_commits_the_message_and_an_empty_streaming_reply_together(
+    store: Store, clock: FakeClock
+) -> None:
+    owner = guest(store, clock)
+    conversation_id, message, reply = store.start_turn(
+        owner, None, "first question", [Picture(b"photo")], "gadget", "m/one"
+    )
+    detail = store.get_conversation(owner, conversation_id)
+    assert [(x.id, x.role, x.text, x.status) for x in detail.messages] == [
+        (message.id, "user", "first question", "complete"),
+        (reply, "assistant", "", "streaming"),
+    ]
+    assert [ref.sha256 for ref in detail.messages[0].images] == [Picture(b"photo").sha256]
+    _, second, second_reply = store.start_turn(
+        owner, conversation_id, "and then?", [], "legal", "m/two"
+    )
+    detail = store.get_conversation(owner, conversation_id)
+    assert [x.id for x in detail.messages][-2:] == [second.id, second_reply]
+    assert detail.conversation.role_id == "legal" and detail.conversation.model == "m/two"
+
+
+def test_start_turn_in_a_stranger_conversation_writes_nothing(
+    store: Store, clock: FakeClock
+) -> None:
+    owner, stranger = guest(store, clock), guest(store, clock)
+    conversation_id, _ = store.add_user_message(owner, None, "mine", [], "gadget", "m")
+    with pytest.raises(ConversationNotFoundError):
+        store.start_turn(stranger, conversation_id, "theirs", [], "gadget", "m")
+    assert count(store, m.Message) == 1
+
+
 def test_rename_wins_over_a_later_model_title(store: Store, clock: FakeClock) -> None:
     owner = guest(store, clock)
     conversation_id, _ = store.add_user_message(owner, None, "hi", [], "gadget", "m")

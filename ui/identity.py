@@ -70,6 +70,14 @@ def current_user() -> User:
     return _adopt(SignedIn(user, token))
 
 
+def checked_user() -> User:
+    """The user `current_user` found earlier in this run: app.py checks it before any page
+    runs, so a page need not ask the database again (a read per run saved; under load each
+    read costs far more than its query). Outside the app's navigation, checks it now."""
+    user = st.session_state.get(state.USER)
+    return user if isinstance(user, User) else current_user()
+
+
 def signed_in(signed: SignedIn) -> None:
     """After register or sign-in: this browser now belongs to that account."""
     _adopt(signed)

@@ -26,6 +26,7 @@ EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
 CONVERSATION_ID = "conversation_id"  # the stored conversation being shown ("" = a new one)
+PENDING_REPLY = "pending_reply"  # reply row made with the user's message, not streaming yet
 TOKEN = "session_token"  # this browser's session token (also in the cookie)
 USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
 USER = "user"  # the User record, refreshed every run
@@ -69,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     NOTICE: list,
     PREPARED_UPLOADS: dict,
     CONVERSATION_ID: lambda: "",
+    PENDING_REPLY: lambda: "",
     HISTORY_RENAMING: lambda: "",
     HISTORY_DELETING: lambda: "",
     HISTORY_SHOWN: lambda: HISTORY_PAGE_SIZE,

@@ -23,7 +23,7 @@ from assistant.reply import Reply
 from assistant.roles import Role
 from assistant.store import NotFoundError, Store
 from assistant.titles import title_in_background
-from assistant.turns import persist_reply, save_user_message
+from assistant.turns import persist_reply, start_reply, start_turn
 from ui import conversation, state
 from ui.state import ChatMessage
 from ui.stream_view import StreamView
@@ -55,9 +55,10 @@ def _notify(sentence: str) -> None:
 
 
 def _save(chat: Chat, text: str, images: list[PreparedImage]) -> bool:
+    """Store the user's message and, in the same write, the reply row `stream_reply` fills."""
     try:
         check_turn(text, len(images))
-        conversation_id, saved = save_user_message(
+        conversation_id, saved, reply_id = start_turn(
             chat.store,
             chat.owner_id,
             st.session_state[state.CONVERSATION_ID] or None,
@@ -71,7 +72,26 @@ def _save(chat: Chat, text: str, images: list[PreparedImage]) -> bool:
         return False
     conversation.remember(conversation_id)
     state.messages().append(ChatMessage("user", text, images, id=saved.id))
+    st.session_state[state.PENDING_REPLY] = reply_id
     return True
+
+
+def drop_abandoned_reply(chat: Chat) -> None:
+    """A reply row whose run ended before its stream began (stop pressed, or another run
+    asked for, while the page was drawing) holds nothing: delete it, as if never started."""
+    reply_id = st.session_state[state.PENDING_REPLY]
+    if not reply_id:
+        return
+    st.session_state[state.PENDING_REPLY] = ""
+    messages = state.messages()
+    if messages and messages[-1].id == reply_id:
+        messages.pop()
+    try:
+        chat.store.delete_message(chat.owner_id, reply_id)
+    except NotFoundError:
+        pass  # already gone with its conversation
+    except AssistantError as exc:
+        _notify(str(exc))
 
 
 def accept_input(chat: Chat, value: Any) -> bool:
@@ -128,13 +148,16 @@ def history() -> list[ChatTurn]:
 def stream_reply(chat: Chat) -> None:
     turns = history()
     reply = Reply()
-    try:
-        reply_id = chat.store.start_reply(
-            chat.owner_id, st.session_state[state.CONVERSATION_ID], chat.model
-        )
-    except AssistantError as exc:
-        _notify(str(exc))
-        return
+    reply_id = st.session_state[state.PENDING_REPLY]
+    if not reply_id:  # regenerate: the user's message is stored already
+        try:
+            reply_id = start_reply(
+                chat.store, chat.owner_id, st.session_state[state.CONVERSATION_ID], chat.model
+            )
+        except AssistantError as exc:
+            _notify(str(exc))
+            return
+        st.session_state[state.PENDING_REPLY] = reply_id
     message = ChatMessage("assistant", reply=reply, id=reply_id, structured=chat.role.structured)
     state.messages().append(message)
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
@@ -143,6 +166,9 @@ def stream_reply(chat: Chat) -> None:
         events = relay(persist_reply(source, chat.store, chat.owner_id, reply_id))
         try:
             for item in events:
+                if st.session_state[state.PENDING_REPLY]:
+                    # The first event: persist_reply runs and will finalise the row itself.
+                    st.session_state[state.PENDING_REPLY] = ""
                 if isinstance(item, Tick):
                     view.update(reply, item)
                     continue

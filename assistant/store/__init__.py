@@ -120,6 +120,33 @@ class Store:
             lambda s: messages.start_reply(s, self._db.now(), owner_id, conversation_id, model)
         )
 
+    def start_turn(
+        self,
+        owner_id: int,
+        conversation_id: str | None,
+        text: str,
+        images: Sequence[ImageLike],
+        role_id: str,
+        model: str,
+        sentiment: Sentiment | None = None,
+    ) -> tuple[str, Message, str]:
+        """`add_user_message` and `start_reply` in one transaction (one commit, not two, before
+        the model is called): returns the conversation id, the user's message and the reply id.
+        """
+        return self._db.write(
+            lambda s: messages.start_turn(
+                s,
+                self._db.now(),
+                owner_id,
+                conversation_id,
+                text,
+                images,
+                role_id,
+                model,
+                sentiment,
+            )
+        )
+
     def checkpoint_reply(
         self, owner_id: int, message_id: str, text: str, reasoning: str = ""
     ) -> bool:

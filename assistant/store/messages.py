@@ -2,7 +2,8 @@
 
 1. `add_user_message` commits the user's text and images (and the conversation, on the first
    message) before anything calls a model.
-2. `start_reply` commits an empty assistant row with status "streaming".
+2. `start_reply` commits an empty assistant row with status "streaming" (`start_turn` commits
+   1 and 2 together: one transaction, not two, before the model is called).
 3. `checkpoint_reply` is a single UPDATE of the text, cheap enough to run every second or so.
 4. `finish_reply` sets the final status: complete, stopped or error (with the user's sentence).
 
@@ -200,6 +201,24 @@ def start_reply(
         )
     )
     return public_id
+
+
+def start_turn(
+    session: Session,
+    now: datetime,
+    owner_id: int,
+    conversation_id: str | None,
+    text: str,
+    images: Sequence[ImageLike],
+    role_id: str,
+    model: str,
+    sentiment: Sentiment | None = None,
+) -> tuple[str, Message, str]:
+    """Steps 1 and 2 in one transaction: the user's message, then the empty reply row."""
+    conversation_id, message = add_user_message(
+        session, now, owner_id, conversation_id, text, images, role_id, model, sentiment
+    )
+    return conversation_id, message, start_reply(session, now, owner_id, conversation_id, model)
 
 
 def checkpoint_reply(
