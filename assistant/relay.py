@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from assistant.errors import UnexpectedError
@@ -27,7 +27,7 @@ class Tick:
     waited: float
 
 
-def relay(events: Iterator[Event], *, tick: float = 0.25) -> Iterator[Event | Tick]:
+def relay(events: Iterator[Event], *, tick: float = 0.25) -> Generator[Event | Tick, None, None]:
     items: queue.SimpleQueue[object] = queue.SimpleQueue()
     cancelled = threading.Event()
 

@@ -50,6 +50,10 @@ def _cookie() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def current_user() -> User:
     """The signed-in user or this browser's guest, checked against the database every run."""
     accounts = services.accounts()
@@ -62,8 +66,8 @@ def current_user() -> User:
         signed = accounts.sign_in_with_oidc(
             str(info.get("iss", "")),
             str(info.get("sub", "")),
-            info.get("email"),
-            info.get("name"),
+            _text(info.get("email")),
+            _text(info.get("name")),
             guest_token=token,
         )
         return _adopt(signed)

@@ -88,7 +88,8 @@ def init() -> None:
 
 
 def messages() -> list[ChatMessage]:
-    return st.session_state[MESSAGES]  # type: ignore[no-any-return]
+    messages: list[ChatMessage] = st.session_state[MESSAGES]
+    return messages
 
 
 def queue_action(*action: Any) -> None:
@@ -99,7 +100,7 @@ def queue_action(*action: Any) -> None:
 def take_action() -> tuple[Any, ...] | None:
     action = st.session_state[ACTION]
     st.session_state[ACTION] = None
-    return action  # type: ignore[no-any-return]
+    return action if action is None else tuple(action)
 
 
 def new_chat() -> None:
