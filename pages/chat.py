@@ -13,7 +13,7 @@ user = identity.checked_user()
 store = services.store()
 assistant = services.assistant()
 conversation.restore_from_url(store, user.id)
-role, model = sidebar.draw(assistant, conversation.available_roles(store, user.id))
+role, model = sidebar.draw(assistant, conversation.available_roles(store, user))
 chat = turns.Chat(assistant, store, user.id, role, model)
 turns.drop_abandoned_reply(chat)
 

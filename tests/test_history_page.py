@@ -46,7 +46,7 @@ def test_conversations_are_listed_newest_first_with_their_role(pages: Pages) -> 
     at = pages.open(links.HISTORY, token=ada.token)
 
     assert titles(at) == ["Newest question", "Middle question", "Oldest question"]
-    legal = conversation.available_roles(pages.store, ada.user.id)["legal"]
+    legal = conversation.available_roles(pages.store, ada.user)["legal"]
     assert any(c.value.startswith(legal.label) for c in at.caption)
     assert not at.info  # members get no guest note
 

@@ -70,7 +70,7 @@ def test_create_a_role_from_scratch(pages: Pages) -> None:
     assert role.temperature is None  # "use the provider's default" starts on
     assert any("Saved" in s.value for s in at.success)
     assert at.session_state[role_editor.EDITING] is None
-    assert role.role_id in conversation.available_roles(pages.store, ada.user.id)
+    assert role.role_id in conversation.available_roles(pages.store, ada.user)
 
 
 def test_a_new_role_can_start_from_a_built_in_one(pages: Pages) -> None:

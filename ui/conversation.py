@@ -14,7 +14,7 @@ from assistant.events import Usage
 from assistant.images import PreparedImage
 from assistant.reply import Reply
 from assistant.roles import Role, builtin_roles, role_from_mapping
-from assistant.store import Message, Store
+from assistant.store import Message, Store, User
 from assistant.store.records import CustomRole
 from ui import state
 from ui.state import ChatMessage
@@ -117,10 +117,13 @@ def custom_role(role: CustomRole) -> Role:
     )
 
 
-def available_roles(store: Store, owner_id: int) -> dict[str, Role]:
-    """Built-in roles, then the user's own, used exactly alike."""
+def available_roles(store: Store, user: User) -> dict[str, Role]:
+    """Built-in roles, then the user's own, used exactly alike. Guests cannot have roles of
+    their own, so their runs skip the query."""
     roles = dict(builtin_roles())
-    for stored in store.list_roles(owner_id):
+    if user.is_guest:
+        return roles
+    for stored in store.list_roles(user.id):
         role = custom_role(stored)
         roles[role.id] = role
     return roles
