@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -161,6 +162,27 @@ class Database:
         self.engine.dispose()
 
 
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch the file to WAL once; the mode is stored in the file, so later opens only read it.
+
+    Switching needs the file to itself, and SQLite does not call the busy handler for it: a
+    replica opening a new database while another one migrates it got "database is locked".
+    Such a switch is retried here until the busy timeout runs out.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -169,7 +191,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
