@@ -1,10 +1,10 @@
 """A chat turn made durable: nothing the user wrote or the model sent is ever lost.
 
 Write order (see safety.md, "Nothing lost"):
-1. `save_user_message` commits the user's message and its images before any model call;
-2. `start_reply` creates the reply row (status "streaming"); `start_turn` does 1 and 2 in one
-   transaction, which is what a new message needs;
-3. `persist_reply` wraps the reply's events: it checkpoints the text as it grows and, however
+1. `start_turn` commits the user's message and its images before any model call, together with
+   the empty reply row (status "streaming") in the same transaction; `start_reply` creates
+   only the reply row, for a regenerated answer to a message already stored;
+2. `persist_reply` wraps the reply's events: it checkpoints the text as it grows and, however
    the stream ends (finished, failed, or closed early because the user pressed stop), finalises
    the row as complete, error (with the sentence) or stopped, with its sentiment scores.
 
@@ -74,25 +74,6 @@ def write_gate(store: Store) -> threading.Lock | _NoGate:
         if gate is None:
             gate = _gates[store] = threading.Lock()
         return gate
-
-
-def save_user_message(
-    store: Store,
-    owner_id: int,
-    conversation_id: str | None,
-    text: str,
-    images: Sequence[ImageLike],
-    *,
-    role_id: str,
-    model: str,
-) -> tuple[str, Message]:
-    """Commit the user's message (creating the conversation on the first one), with its scores,
-    in one write."""
-    scores = _scores(text)
-    with write_gate(store):
-        return store.add_user_message(
-            owner_id, conversation_id, text, list(images), role_id, model, scores
-        )
 
 
 def start_turn(
@@ -201,7 +182,6 @@ def _scores(text: str) -> Sentiment:
 __all__ = [
     "CHECKPOINT_EVERY",
     "persist_reply",
-    "save_user_message",
     "start_reply",
     "start_turn",
     "write_gate",
