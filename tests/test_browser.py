@@ -262,3 +262,28 @@ def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter
     expect(card).to_contain_text("Mixed")
     expect(card).not_to_contain_text('"label"')  # a card, not the raw JSON
     page.screenshot(path=str(DOCS / "sentiment-card.png"), full_page=True)
+
+
+@pytest.mark.local_model
+def test_with_no_key_the_bundled_model_answers_in_the_browser(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from assistant import local_model
+
+    if not local_model.is_available():
+        pytest.skip("the bundled model is not installed (make install installs it)")
+    env = {
+        "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("offline")),
+        "ASSISTANT_MAX_TOKENS": "48",
+    }
+    with served_app(env) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        expect(page.get_by_text("Offline demo.")).to_be_visible(timeout=30_000)
+        ask(page, "My phone battery drains fast")
+        reply_bubble = messages(page).nth(1)
+        expect(reply_bubble).to_contain_text(local_model.LOCAL_MODEL_ID, timeout=60_000)
+        assert len(reply_bubble.inner_text().split()) > 5  # real words from the model
+        page.screenshot(path=str(DOCS / "chat-offline.png"), full_page=True)
+        context.close()
