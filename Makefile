@@ -36,6 +36,8 @@ postgres:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			postgresql-15 >/dev/null) || echo "Could not install PostgreSQL; its tests will be skipped."; \
 	else echo "PostgreSQL tests will be skipped: run 'sudo apt-get install postgresql-15'."; fi
+	@if [ "$$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then \
+		useradd --system --no-create-home --shell /usr/sbin/nologin postgres; fi
 
 run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)
