@@ -13,7 +13,7 @@ from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta,
 STREAMING, COMPLETE, STOPPED, ERROR = "streaming", "complete", "stopped", "error"
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     text: str = ""
     reasoning: str = ""

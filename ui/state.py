@@ -47,7 +47,7 @@ VISIBLE_MESSAGES = 20  # the last 10 exchanges; older turns behind "show earlier
 HISTORY_PAGE_SIZE = 50  # conversations per page of the History list
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatMessage:
     role: str  # "user" or "assistant"
     text: str = ""
