@@ -19,7 +19,15 @@ from assistant import local_model
 from assistant.chat import Assistant
 from assistant.context import ChatTurn
 from assistant.errors import GENERIC_SENTENCE, AssistantError, InputError
-from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta, TextDelta
+from assistant.events import (
+    Event,
+    Failed,
+    Finished,
+    ModelUsed,
+    ReasoningDelta,
+    TextDelta,
+    close_events,
+)
 from assistant.images import PreparedImage, prepare_image
 from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
 from assistant.settings import Settings
@@ -83,9 +91,7 @@ def render(
             elif isinstance(event, Failed):
                 error = event.error
     finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        close_events(events)
     text = "".join(parts)
     if text and not text.endswith("\n"):
         out.write("\n")

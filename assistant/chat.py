@@ -24,7 +24,7 @@ from assistant.catalogue import Catalogue, ModelInfo
 from assistant.client import ChatClient
 from assistant.context import ChatTurn, build_messages
 from assistant.errors import ImageNotSupportedError
-from assistant.events import Event, Failed, ModelUsed, TextDelta
+from assistant.events import Event, Failed, ModelUsed, TextDelta, close_events
 from assistant.roles import Role
 from assistant.settings import Settings
 
@@ -170,9 +170,7 @@ class Assistant:
                     return
                 yield event
         finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
+            close_events(events)
 
 
 __all__ = ["OFFLINE_IMAGE_SENTENCE", "Assistant", "ChatTurn"]

@@ -10,6 +10,7 @@ arrived before a `Failed` is still the user's: consumers keep it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,4 +73,21 @@ class Failed:
 
 Event = TextDelta | ReasoningDelta | Usage | ModelUsed | Finished | Failed
 
-__all__ = ["Event", "Failed", "Finished", "ModelUsed", "ReasoningDelta", "TextDelta", "Usage"]
+
+def close_events(events: Iterator[object]) -> None:
+    """Close a stream of events early; for a reply, that closes its HTTP connection."""
+    close = getattr(events, "close", None)
+    if close is not None:
+        close()
+
+
+__all__ = [
+    "Event",
+    "Failed",
+    "Finished",
+    "ModelUsed",
+    "ReasoningDelta",
+    "TextDelta",
+    "Usage",
+    "close_events",
+]

@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from assistant.errors import UnexpectedError
-from assistant.events import Event, Failed, TextDelta
+from assistant.events import Event, Failed, TextDelta, close_events
 
 _END = object()
 _HANDOVER = object()
@@ -32,12 +32,6 @@ class Tick:
     """Nothing arrived for a while; `waited` is seconds since the last event (or the start)."""
 
     waited: float
-
-
-def _close(events: Iterator[Event]) -> None:
-    close = getattr(events, "close", None)
-    if close is not None:
-        close()
 
 
 def _direct(events: Iterator[Event]) -> Generator[Event, None, None]:
@@ -70,7 +64,7 @@ def relay(events: Iterator[Event], *, tick: float = 0.25) -> Generator[Event | T
                 handed.set()
                 items.put(_HANDOVER)  # the caller carries on with the open source
             else:
-                _close(events)
+                close_events(events)
                 items.put(_END)
 
     worker = threading.Thread(target=pump, name="reply-relay", daemon=True)
@@ -97,7 +91,7 @@ def relay(events: Iterator[Event], *, tick: float = 0.25) -> Generator[Event | T
         if not taken:
             worker.join(timeout=0.05)
             if handed.is_set():  # closed right after the hand-over, before taking it
-                _close(events)
+                close_events(events)
 
 
 __all__ = ["Tick", "relay"]

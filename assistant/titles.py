@@ -14,7 +14,7 @@ import threading
 from assistant.chat import Assistant
 from assistant.context import ChatTurn
 from assistant.errors import AssistantError
-from assistant.events import Failed, TextDelta
+from assistant.events import Failed, TextDelta, close_events
 from assistant.roles import Role
 from assistant.store import Store
 
@@ -59,9 +59,7 @@ def generate_title(
             elif isinstance(event, Failed):
                 return None
     finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        close_events(events)
     return clean_title("".join(parts))
 
 

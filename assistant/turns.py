@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.errors import AssistantError
-from assistant.events import Event, ReasoningDelta, TextDelta
+from assistant.events import Event, ReasoningDelta, TextDelta, close_events
 from assistant.reply import ERROR, STOPPED, STREAMING, Reply
 from assistant.sentiment import score_text
 from assistant.store import Message, Sentiment, Store
@@ -124,9 +124,7 @@ def persist_reply(
                     last_checkpoint = now
             yield event
     finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        close_events(events)
         if reply.status == STREAMING:
             reply.stop()  # closed before the end: the user pressed stop
         _finish(store, owner_id, reply_id, reply)
