@@ -73,3 +73,28 @@ def test_a_broken_source_ends_in_the_generic_sentence() -> None:
     items = [item for item in relay(broken(), tick=0.05) if not isinstance(item, Tick)]
     assert items[0] == TextDelta("partial ")
     assert isinstance(items[-1], Failed) and isinstance(items[-1].error, UnexpectedError)
+
+
+def test_the_source_starts_when_the_relay_is_made_not_when_it_is_read() -> None:
+    source = Source(words=1)
+    stream = relay(source.events(), tick=0.05)
+    deadline = time.monotonic() + 2
+    while not source.threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert source.threads == ["reply-relay"]  # the first words came before any read
+    assert [item for item in stream if not isinstance(item, Tick)] == [
+        TextDelta("w0 "),
+        Finished(),
+    ]
+
+
+def test_a_relay_closed_before_it_was_read_closes_its_source() -> None:
+    waiting = Source(first_delay=0.2)
+    relay(waiting.events(), tick=0.05).close()
+    assert waiting.closed.wait(2)
+
+    flowing = Source(words=100)
+    stream = relay(flowing.events(), tick=0.05)
+    time.sleep(0.1)  # the worker has handed over the open source by now
+    stream.close()
+    assert flowing.closed.wait(2)

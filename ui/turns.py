@@ -8,6 +8,8 @@ arrived.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ from assistant.context import ChatTurn
 from assistant.errors import AssistantError
 from assistant.images import PreparedImage
 from assistant.limits import check_turn
-from assistant.relay import Tick, relay
+from assistant.relay import Relay, Tick, relay
 from assistant.reply import Reply
 from assistant.roles import Role
 from assistant.store import NotFoundError, Store
@@ -54,8 +56,8 @@ def _notify(sentence: str) -> None:
     st.session_state[state.NOTICE].append(sentence)
 
 
-def _save(chat: Chat, text: str, images: list[PreparedImage]) -> bool:
-    """Store the user's message and, in the same write, the reply row `stream_reply` fills."""
+def _save(chat: Chat, text: str, images: Sequence[PreparedImage]) -> bool:
+    """Store the user's message and, in the same write, the reply row the reply fills."""
     try:
         check_turn(text, len(images))
         conversation_id, saved, reply_id = start_turn(
@@ -71,7 +73,7 @@ def _save(chat: Chat, text: str, images: list[PreparedImage]) -> bool:
         _notify(str(exc))
         return False
     conversation.remember(conversation_id)
-    state.messages().append(ChatMessage("user", text, images, id=saved.id))
+    state.messages().append(ChatMessage("user", text, tuple(images), id=saved.id))
     st.session_state[state.PENDING_REPLY] = reply_id
     return True
 
@@ -145,9 +147,18 @@ def history() -> list[ChatTurn]:
     ]
 
 
-def stream_reply(chat: Chat) -> None:
+@dataclass
+class OpenReply:
+    """A reply whose request is on its way: its message, what the model saw, and its events."""
+
+    message: ChatMessage
+    turns: list[ChatTurn]
+    events: Relay
+
+
+def _open_reply(chat: Chat) -> OpenReply | None:
+    """Call the model for the transcript so far; the reply row is made first if need be."""
     turns = history()
-    reply = Reply()
     reply_id = st.session_state[state.PENDING_REPLY]
     if not reply_id:  # regenerate: the user's message is stored already
         try:
@@ -156,19 +167,46 @@ def stream_reply(chat: Chat) -> None:
             )
         except AssistantError as exc:
             _notify(str(exc))
-            return
-        st.session_state[state.PENDING_REPLY] = reply_id
-    message = ChatMessage("assistant", reply=reply, id=reply_id, structured=chat.role.structured)
+            return None
+    source = chat.assistant.stream_reply(chat.role, turns, model=chat.model)
+    events = relay(persist_reply(source, chat.store, chat.owner_id, reply_id))
+    # From here persist_reply owns the row and finalises it however the stream ends.
+    st.session_state[state.PENDING_REPLY] = ""
+    message = ChatMessage("assistant", reply=Reply(), id=reply_id, structured=chat.role.structured)
+    return OpenReply(message, turns, events)
+
+
+@contextmanager
+def reply_opened(chat: Chat, *, due: bool) -> Iterator[OpenReply | None]:
+    """Send the request now (when a reply is due) and draw the page inside the block.
+
+    Under load every element drawn before the request delays it: each hands the server's
+    event loop a message and waits its turn for the interpreter lock again. Leaving the block
+    closes the reply, which hangs up if the run ended (stop pressed) before it was streamed.
+    """
+    opened = _open_reply(chat) if due else None
+    try:
+        yield opened
+    finally:
+        if opened is not None:
+            opened.events.close()
+            if not any(m is opened.message for m in state.messages()):
+                # Stopped before it was drawn: the transcript shows what the store keeps.
+                assert opened.message.reply is not None
+                opened.message.reply.stop()
+                state.messages().append(opened.message)
+
+
+def stream_reply(chat: Chat, opened: OpenReply) -> None:
+    """Draw the reply as it streams, into a new bubble below the transcript."""
+    message, turns, events = opened.message, opened.turns, opened.events
+    reply = message.reply
+    assert reply is not None
     state.messages().append(message)
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         view = StreamView(hide_text=bool(chat.role.structured))
-        source = chat.assistant.stream_reply(chat.role, turns, model=chat.model)
-        events = relay(persist_reply(source, chat.store, chat.owner_id, reply_id))
         try:
             for item in events:
-                if st.session_state[state.PENDING_REPLY]:
-                    # The first event: persist_reply runs and will finalise the row itself.
-                    st.session_state[state.PENDING_REPLY] = ""
                 if isinstance(item, Tick):
                     view.update(reply, item)
                     continue
