@@ -26,6 +26,7 @@ from assistant.store import (
     RoleDraft,
     RoleInputError,
     RoleNotFoundError,
+    Sentiment,
     Store,
 )
 from assistant.store import models as m
@@ -199,6 +200,29 @@ def test_start_turn_commits_the_message_and_an_empty_streaming_reply_together(
     detail = store.get_conversation(owner, conversation_id)
     assert [x.id for x in detail.messages][-2:] == [second.id, second_reply]
     assert detail.conversation.role_id == "legal" and detail.conversation.model == "m/two"
+
+
+def test_a_follow_up_turn_returns_the_records_the_store_reads_back(
+    store: Store, clock: FakeClock
+) -> None:
+    owner = guest(store, clock)
+    conversation_id, _, _ = store.start_turn(owner, None, "first", [], "gadget", "m/one")
+    clock.advance(5)
+    scores = Sentiment(0.5, 0.4, 0.6, 0.0)
+    returned_cid, message, reply = store.start_turn(
+        owner, conversation_id, "a \x00 follow-up", [], "legal", "m/two", scores
+    )
+    detail = store.get_conversation(owner, conversation_id)
+    assert returned_cid == conversation_id
+    assert detail.messages[-2] == message
+    stored_reply = detail.messages[-1]
+    assert (stored_reply.id, stored_reply.status, stored_reply.model) == (
+        reply,
+        "streaming",
+        "m/two",
+    )
+    assert stored_reply.sentiment is None
+    assert detail.conversation.updated_at == message.created_at
 
 
 def test_start_turn_in_a_stranger_conversation_writes_nothing(

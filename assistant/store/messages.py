@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, exists, select, update
+from sqlalchemy import CursorResult, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,10 @@ def _execute(session: Session, statement: Any) -> CursorResult[Any]:
     return result
 
 
+def _execute_many(session: Session, statement: Any, rows: list[dict[str, Any]]) -> None:
+    session.connection().execute(statement, rows)
+
+
 def owned_message_id(session: Session, owner_id: int, message_id: str) -> int:
     row = session.execute(
         select(m.Message.id).where(
@@ -67,6 +71,9 @@ def owned_message_id(session: Session, owner_id: int, message_id: str) -> int:
     if row is None:
         raise MessageNotFoundError()
     return row
+
+
+_SENTIMENT_COLUMNS = ("sentiment_compound", "sentiment_pos", "sentiment_neu", "sentiment_neg")
 
 
 def sentiment_columns(sentiment: Sentiment | None) -> dict[str, float]:
@@ -215,10 +222,69 @@ def start_turn(
     sentiment: Sentiment | None = None,
 ) -> tuple[str, Message, str]:
     """Steps 1 and 2 in one transaction: the user's message, then the empty reply row."""
+    if conversation_id is not None and not images:
+        return _next_turn(session, now, owner_id, conversation_id, text, role_id, model, sentiment)
     conversation_id, message = add_user_message(
         session, now, owner_id, conversation_id, text, images, role_id, model, sentiment
     )
     return conversation_id, message, start_reply(session, now, owner_id, conversation_id, model)
+
+
+def _next_turn(
+    session: Session,
+    now: datetime,
+    owner_id: int,
+    conversation_id: str,
+    text: str,
+    role_id: str,
+    model: str,
+    sentiment: Sentiment | None,
+) -> tuple[str, Message, str]:
+    """`start_turn` for the common case (a text message in a stored conversation) in two
+    statements instead of seven. On SQLite the transaction holds the database's only write
+    lock, and each statement lets other sessions' threads run before this one resumes: under
+    load, this write's time grew with its statement count (see `assistant.turns`)."""
+    conversation_pk = _execute(
+        session,
+        update(m.Conversation)
+        .where(m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id)
+        .values(updated_at=now, role_id=role_id, model=model)
+        .returning(m.Conversation.id),
+    ).scalar_one_or_none()
+    if conversation_pk is None:
+        raise ConversationNotFoundError()
+    message_id, reply_id = new_public_id(), new_public_id()
+    common = {
+        "conversation_id": conversation_pk,
+        "owner_id": owner_id,
+        "reasoning": "",
+        "requested_model": model,
+        "created_at": now,
+        "updated_at": now,
+    }
+    scores = sentiment_columns(sentiment) or dict.fromkeys(_SENTIMENT_COLUMNS)
+    user_row = {"public_id": message_id, "role": "user", "text": text, "status": "complete"}
+    reply_row = {"public_id": reply_id, "role": "assistant", "text": "", "status": "streaming"}
+    _execute_many(
+        session,
+        insert(m.Message),
+        [
+            {**common, **user_row, "model": None, **scores},
+            {**common, **reply_row, "model": model, **dict.fromkeys(_SENTIMENT_COLUMNS)},
+        ],
+    )
+    message = Message(
+        id=message_id,
+        conversation_id=conversation_id,
+        role="user",
+        text=text,
+        status="complete",
+        created_at=now,
+        updated_at=now,
+        requested_model=model,
+        sentiment=sentiment,
+    )
+    return conversation_id, message, reply_id
 
 
 def checkpoint_reply(
