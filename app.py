@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from ui import identity, links
+from ui import identity, interpreter, links
 
+interpreter.share_fairly()
 st.set_page_config(
     page_title="Multi-role Assistant",
     page_icon=":material/forum:",
