@@ -239,7 +239,10 @@ def test_too_many_images_are_refused_with_a_sentence(app: AppTest, fake: FakeOpe
 def test_the_model_picker_lists_the_catalogue_and_changes_the_model(
     app: AppTest, fake: FakeOpenRouter
 ) -> None:
-    picker = app.sidebar.selectbox[1]
+    assert len(app.sidebar.selectbox) == 1  # the model list is drawn only while its menu is open
+    app.session_state[state.MODEL_MENU] = True  # open the menu, as a click does
+    app.run()
+    picker = app.selectbox(key=state.MODEL_PICKER)
     assert any(o.startswith("🖼 Google: Gemini 2.5 Flash ·") for o in picker.options)
     assert any("(free) · free" in o for o in picker.options)  # free models are findable
     picker.set_value(VISION_MODEL).run()
@@ -306,3 +309,20 @@ def test_a_reply_row_whose_stream_never_began_is_deleted_on_the_next_run(
         assert app.session_state[state.PENDING_REPLY] == ""
     finally:
         store.close()
+
+
+def test_older_replies_keep_their_thumbs_and_copy_in_one_menu(app: AppTest) -> None:
+    send(app, "first question")
+    send(app, "second question")
+    assert len(app.get("feedback")) == 1  # inline thumbs for the last reply only
+    older = app.session_state[state.MESSAGES][1]
+    app.session_state[f"more_{older.id}"] = True  # open its "More" menu, as a click does
+    app.run()
+    assert len(app.get("feedback")) == 2
+    assert [c.value for c in app.code] == ["Echo: first question"]
+    app.get("feedback")[0].set_value(1).run()  # thumbs up, from the menu
+    assert app.session_state[state.MESSAGES][1].feedback == "up"
+    app.session_state[f"more_{older.id}"] = False
+    app.run()
+    footer = " ".join(c.value for c in app.chat_message[1].caption)
+    assert "rated helpful" in footer  # the rating stays visible with the menu closed

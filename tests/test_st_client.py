@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.st_client import Session
+from bench.st_client import ProtocolError, Session
 from tests.fake_openrouter import FakeOpenRouter
 from tests.served_app import served_app
 
@@ -60,3 +60,20 @@ def test_a_cookie_brings_back_the_same_conversation(app_url: str) -> None:
 
     assert "old" in asyncio.run(reopen(cookies=True))
     assert "old" not in asyncio.run(reopen(cookies=False))  # another browser: a new guest
+
+
+def test_a_browser_that_already_has_the_cookie_is_not_sent_the_writer(app_url: str) -> None:
+    async def visit() -> tuple[bool, bool]:
+        async with Session(app_url) as first:
+            await first.load(timeout=60)
+            token = first.component_data("assistant_session_cookie")["value"]
+        async with Session(app_url, cookies={"assistant_session": token}) as second:
+            await second.load(timeout=60)
+            try:
+                second.component_data("assistant_session_cookie")
+                rewritten = True
+            except ProtocolError:
+                rewritten = False
+        return bool(token), rewritten
+
+    assert asyncio.run(visit()) == (True, False)

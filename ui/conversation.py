@@ -7,6 +7,8 @@ and it is loaded again; access is always scoped to the current user by the store
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from assistant.errors import AssistantError
@@ -22,14 +24,16 @@ from ui.state import ChatMessage
 QUERY_KEY = "c"
 
 
-def _images(store: Store, owner_id: int, message: Message) -> list[PreparedImage]:
+def _images(store: Store, owner_id: int, message: Message) -> tuple[PreparedImage, ...]:
+    if not message.images:
+        return ()
     images = []
     for ref in message.images:
         found = store.image_bytes(owner_id, ref.sha256)
         if found is not None:
             data, mime = found
             images.append(PreparedImage(data, mime, ref.width, ref.height, ref.sha256))
-    return images
+    return tuple(images)
 
 
 def _reply(message: Message, had_images: bool) -> Reply:
@@ -47,8 +51,9 @@ def _reply(message: Message, had_images: bool) -> Reply:
     return Reply(
         text=message.text,
         reasoning=message.reasoning,
-        model=message.model or "",
-        requested_model=message.requested_model or "",
+        # Interned: every reply in a session repeats the same few model names.
+        model=sys.intern(message.model or ""),
+        requested_model=sys.intern(message.requested_model or ""),
         model_reason=reason,
         usage=usage,
         status=message.status,

@@ -99,8 +99,16 @@ def sign_out() -> None:
 
 
 def write_cookie() -> None:
-    """Keep the browser's cookie equal to this session's token (idempotent, a few bytes)."""
+    """Keep the browser's cookie equal to this session's token (idempotent, a few bytes).
+
+    Nothing is drawn when the browser connected with this very cookie, as returning visitors
+    do: the writer is a stateful element that would cost the session memory and every run
+    time. `st.context.cookies` is what the browser sent when it connected, so after a sign-in,
+    a sign-out or a new guest the writer stays until the next page load brings the new cookie.
+    """
     token = st.session_state.get(state.TOKEN, "")
+    if token and _cookie() == token:
+        return
     with st.sidebar:
         _cookie_writer(
             data={"name": COOKIE, "value": token, "max_age": COOKIE_MAX_AGE},

@@ -13,9 +13,32 @@ from ui import state
 from ui.uploads import IMAGE_TYPES, prepare_uploads
 
 
-def choose_role(roles: dict[str, Role]) -> Role:
+def current_role(roles: dict[str, Role]) -> Role:
+    """The role the picker shows (its widget state is set before the run starts)."""
     if st.session_state[state.ROLE_ID] not in roles:
         st.session_state[state.ROLE_ID] = DEFAULT_ROLE_ID
+    return roles[st.session_state[state.ROLE_ID]]
+
+
+def current_model(assistant: Assistant) -> str:
+    """The model the picker shows: the one picked in this run's widget state, else the last one
+    used, else the default."""
+    default = assistant.default_model
+    known = {m.id for m in assistant.catalogue.models()}
+    for candidate in (st.session_state.get(state.MODEL_PICKER), st.session_state[state.MODEL_ID]):
+        if isinstance(candidate, str) and candidate in known:
+            return candidate
+    return default
+
+
+def current_choice(assistant: Assistant, roles: dict[str, Role]) -> tuple[Role, str]:
+    """Role and model for this run without drawing anything, so a message can be sent before
+    the page is drawn; `draw` then shows the same choice."""
+    return current_role(roles), current_model(assistant)
+
+
+def choose_role(roles: dict[str, Role]) -> Role:
+    current_role(roles)
     role_id = st.sidebar.selectbox(
         "Role",
         list(roles),
@@ -33,34 +56,62 @@ def _model_label(info: ModelInfo) -> str:
 
 
 def choose_model(assistant: Assistant) -> str:
-    models = assistant.catalogue.models()
+    """The model menu. Its list (hundreds of models from the catalogue) is built and sent only
+    while the menu is open: drawn on every run, it cost every session its options in memory and
+    every rerun its labels on the wire."""
     default = assistant.default_model
-    if not models:
+    if not assistant.catalogue.models():
         st.sidebar.caption(f"Model: `{default}` (the catalogue could not be loaded)")
         return default
-    with st.sidebar.expander("Model", expanded=False, icon=":material/tune:"):
-        only_free = st.toggle("Free models only", key="only_free")
-        only_images = st.toggle("Reads images", key="only_images", help="🖼 marks these")
-        shown = [
-            m
-            for m in models
-            if (not only_free or m.is_free) and (not only_images or m.reads_images)
-        ]
-        ids = [m.id for m in shown]
-        by_id = {m.id: m for m in models}
-        if default not in ids:
-            ids.insert(0, default)
-        current = st.session_state[state.MODEL_ID] or default
-        if current not in ids:
-            current = default
-        choice = st.selectbox(
-            "Model (type to search)",
-            ids,
-            index=ids.index(current),
-            format_func=lambda mid: _model_label(by_id[mid]) if mid in by_id else mid,
-        )
+    current = current_model(assistant)
+    menu = st.sidebar.popover(
+        f"Model: {current}",
+        icon=":material/tune:",
+        on_change="rerun",
+        key=state.MODEL_MENU,
+        width="stretch",
+    )
+    choice = current
+    if menu.open:
+        with menu:
+            choice = _model_list(assistant, current)
     st.session_state[state.MODEL_ID] = choice
+    return choice
+
+
+def _model_list(assistant: Assistant, current: str) -> str:
+    models = assistant.catalogue.models()
+    default = assistant.default_model
+    only_free = st.toggle("Free models only", key="only_free")
+    only_images = st.toggle("Reads images", key="only_images", help="🖼 marks these")
+    shown = [
+        m for m in models if (not only_free or m.is_free) and (not only_images or m.reads_images)
+    ]
+    ids = [m.id for m in shown]
+    by_id = {m.id: m for m in models}
+    if default not in ids:
+        ids.insert(0, default)
+    if current not in ids:
+        current = default
+    choice = st.selectbox(
+        "Model (type to search)",
+        ids,
+        index=ids.index(current),
+        format_func=lambda mid: _model_label(by_id[mid]) if mid in by_id else mid,
+        key=state.MODEL_PICKER,
+    )
     return str(choice)
+
+
+def _uploader_key() -> str:
+    return f"uploader_{st.session_state[state.UPLOADER_NONCE]}"
+
+
+def refresh_attachments() -> None:
+    """Put the uploader's images in state before the page is drawn, for a message sent in this
+    run to take (prepared uploads are cached, so drawing the uploader later costs nothing)."""
+    files = st.session_state.get(_uploader_key()) or []
+    st.session_state[state.PENDING_IMAGES] = prepare_uploads(list(files))[0]
 
 
 def attach_images() -> None:
@@ -69,7 +120,7 @@ def attach_images() -> None:
         f"Attach images (up to {MAX_IMAGES_PER_MESSAGE})",
         type=IMAGE_TYPES,
         accept_multiple_files=True,
-        key=f"uploader_{st.session_state[state.UPLOADER_NONCE]}",
+        key=_uploader_key(),
     )
     images, problems = prepare_uploads(files or [])
     st.session_state[state.PENDING_IMAGES] = images
@@ -85,6 +136,7 @@ def pending_images() -> list[PreparedImage]:
 
 
 def draw(assistant: Assistant, roles: dict[str, Role]) -> tuple[Role, str]:
+    """Draw the sidebar; returns the role and model it shows (those of `current_choice`)."""
     role = choose_role(roles)
     model = choose_model(assistant)
     attach_images()

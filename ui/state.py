@@ -5,7 +5,8 @@ Values are per browser session. Nothing per user goes into module globals or st.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -17,6 +18,8 @@ from assistant.reply import Reply
 MESSAGES = "messages"  # list[ChatMessage]: the transcript of the current conversation
 ROLE_ID = "role_id"  # the active role's id
 MODEL_ID = "model_id"  # the model the user picked ("" = the default)
+MODEL_MENU = "model_menu"  # the sidebar's model menu, a popover (a widget key: open or not)
+MODEL_PICKER = "model_picker"  # the select box in that menu (a widget key)
 PENDING_IMAGES = "pending_images"  # list[PreparedImage] attached from the sidebar
 UPLOADER_NONCE = "uploader_nonce"  # bumped to clear the sidebar uploader after sending
 SHOW_EARLIER = "show_earlier"  # how many messages the transcript shows
@@ -51,7 +54,7 @@ HISTORY_PAGE_SIZE = 50  # conversations per page of the History list
 class ChatMessage:
     role: str  # "user" or "assistant"
     text: str = ""
-    images: list[PreparedImage] = field(default_factory=list)
+    images: Sequence[PreparedImage] = ()  # a shared empty tuple: most messages have none
     reply: Reply | None = None  # for assistant messages: status, model, usage, error
     id: str = ""  # the stored message's id
     structured: str = ""  # "sentiment" when the reply carries a structured analysis

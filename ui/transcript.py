@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from assistant.analysis import analysis_or_fallback, parse_analysis
 from assistant.reply import ERROR, STOPPED, STREAMING, Reply
@@ -15,6 +16,10 @@ from ui.state import ChatMessage
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
 FeedbackSink = Callable[[ChatMessage, str | None], None]
 _THUMBS = {0: "down", 1: "up"}
+_RATED = {
+    "up": ":material/thumb_up: rated helpful",
+    "down": ":material/thumb_down: rated unhelpful",
+}
 
 
 def model_badge(reply: Reply) -> str:
@@ -72,7 +77,10 @@ def draw_reply_footer(
     if message.structured and reply.status != ERROR and (message.text or user_text):
         draw_analysis(message, user_text)
     draw_status(reply)
-    if footer := footer_text(reply):
+    footer = footer_text(reply)
+    if not last and message.feedback:  # its thumbs are in the "More" menu
+        footer += f"  {_RATED[message.feedback]}"
+    if footer:
         st.caption(footer)
     draw_actions(message, last=last, on_feedback=on_feedback)
 
@@ -92,29 +100,54 @@ def draw_message(
             draw_reply_footer(message, last=last, user_text=user_text, on_feedback=on_feedback)
 
 
+def _draw_thumbs(message: ChatMessage, on_feedback: FeedbackSink | None) -> None:
+    reply = message.reply
+    if on_feedback is None or not message.id or reply is None or reply.status == ERROR:
+        return
+    default = {"down": 0, "up": 1}.get(message.feedback or "")
+    value = st.feedback("thumbs", key=f"feedback_{message.id}", default=default)
+    chosen = _THUMBS.get(value) if value is not None else None
+    if chosen != message.feedback:
+        on_feedback(message, chosen)
+
+
+def _draw_copy_text(container: DeltaGenerator, message: ChatMessage) -> None:
+    container.code(message.text or " ", language="markdown", wrap_lines=True)
+
+
 def draw_actions(message: ChatMessage, *, last: bool, on_feedback: FeedbackSink | None) -> None:
+    """The last reply gets its actions in a row; older ones get one "More" menu holding thumbs
+    and Copy. Every widget costs each idle session memory for as long as it is drawn (about
+    0.8 kB each, bench/bench_app.py): two per reply were a fifth of a session with 20 messages.
+    Menus draw their content only while open, or every bubble would send its text twice."""
     reply = message.reply
     assert reply is not None
+    key = message.id or str(id(message))
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        if on_feedback is not None and message.id and reply.status != ERROR:
-            default = {"down": 0, "up": 1}.get(message.feedback or "")
-            value = st.feedback("thumbs", key=f"feedback_{message.id}", default=default)
-            chosen = _THUMBS.get(value) if value is not None else None
-            if chosen != message.feedback:
-                on_feedback(message, chosen)
-        # The copyable text is drawn only while the popover is open: otherwise every bubble would
-        # send its whole text twice on every rerun.
+        if not last:
+            more = st.popover(
+                "More",
+                icon=":material/more_horiz:",
+                type="tertiary",
+                on_change="rerun",
+                key=f"more_{key}",
+                help="Copy or rate this reply",
+            )
+            if more.open:
+                with more:
+                    _draw_thumbs(message, on_feedback)
+                    _draw_copy_text(more, message)
+            return
+        _draw_thumbs(message, on_feedback)
         copy = st.popover(
             "Copy",
             icon=":material/content_copy:",
             type="tertiary",
             on_change="rerun",
-            key=f"copy_{message.id or id(message)}",
+            key=f"copy_{key}",
         )
         if copy.open:
-            copy.code(message.text or " ", language="markdown", wrap_lines=True)
-        if not last:
-            return
+            _draw_copy_text(copy, message)
         failed = reply.status == ERROR
         st.button(
             "Retry" if failed else "Regenerate",
