@@ -6,6 +6,7 @@ SQLite is opened the way a multi-user web process needs it:
 - `synchronous=FULL`, so a committed chat message survives a power cut, not only a crash;
 - `foreign_keys=ON`, so the schema's cascades and restrictions actually run;
 - a `busy_timeout`, so a writer waits for the lock instead of failing at once;
+- a small page cache per connection (`PAGE_CACHE_KB`): the operating system caches the file;
 - write transactions start with `BEGIN IMMEDIATE`. A deferred transaction that reads and then
   writes must upgrade its read lock; two such sessions can each hold a read snapshot and wait
   for the other, and SQLite breaks that deadlock by failing one with "database is locked" at
@@ -49,6 +50,13 @@ Clock = Callable[[], datetime]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _WRITE = "assistant_write"
 _TRANSIENT_SQLSTATES = {"40001", "40P01"}
+#: SQLite's page cache per connection, in kB (its default is 2,000). Every pooled connection
+#: keeps its own copy of the pages it read, on top of the operating system's cache of the same
+#: file: with 25 connections the default could hold 50 MB of copies. Measured with
+#: bench/bench_app.py: memory per idle session 99-101 kB with the default, 86-90 kB at 128 kB
+#: (92-98 kB at 256 kB); opening a 10,000-message conversation took 119 ms at 128 kB, 124 ms
+#: with the default.
+PAGE_CACHE_KB = 128
 #: Any constant; identifies the migration lock among PostgreSQL advisory locks.
 _MIGRATION_LOCK = 0x61737374
 
@@ -194,6 +202,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
             _use_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KB}")
         finally:
             cursor.close()
         # SQLite's lower() only knows ASCII; search needs Unicode case folding.
