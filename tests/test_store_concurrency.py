@@ -197,3 +197,90 @@ def test_replicas_migrating_at_once_agree(store_url: str) -> None:
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_turns_sent_at_once_are_written_together_each_with_its_own_outcome(
+    store: Store, second_store: Store, clock: FakeClock
+) -> None:
+    """`assistant.turns.start_turn` from many threads (group commit on SQLite): every turn is
+    written once, in its conversation's order, and a turn in a stranger's conversation gets
+    its own error without failing the others."""
+    from assistant.store import ConversationNotFoundError
+    from assistant.turns import start_turn
+
+    owners = [store.users.create_guest(clock()).id for _ in range(THREADS)]
+    conversations = [
+        store.add_user_message(owner, None, "start", [], "r", "m")[0] for owner in owners
+    ]
+    results: dict[tuple[int, int], str] = {}
+    refused: list[int] = []
+
+    def work(n: int) -> None:
+        writer = store if n % 2 else second_store
+        for round_ in range(5):
+            if n == 0 and round_ == 2:  # thread 0 tries a conversation of another user
+                try:
+                    start_turn(
+                        writer, owners[0], conversations[1], "not mine", [], role_id="r", model="m"
+                    )
+                except ConversationNotFoundError:
+                    refused.append(n)
+                continue
+            _, message, reply = start_turn(
+                writer, owners[n], conversations[n], f"t{n}-{round_}", [], role_id="r", model="m"
+            )
+            assert message.text == f"t{n}-{round_}"
+            results[(n, round_)] = reply
+
+    assert run_threads(THREADS, work) == []
+    assert refused == [0]
+    for n, owner in enumerate(owners):
+        detail = store.get_conversation(owner, conversations[n])
+        texts = [(x.role, x.text) for x in detail.messages]
+        rounds = [r for r in range(5) if (n, r) in results]
+        expected = [("user", "start")]
+        for r in rounds:
+            expected += [("user", f"t{n}-{r}"), ("assistant", "")]
+        assert texts == expected
+        assert [x.id for x in detail.messages if x.role == "assistant"] == [
+            results[(n, r)] for r in rounds
+        ]
+
+
+def test_turns_queued_behind_the_write_gate_go_in_one_transaction(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from assistant import turns
+
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL writers do not queue: no gate")
+    owner = store.users.create_guest(clock()).id
+    conversation, _ = store.add_user_message(owner, None, "start", [], "r", "m")
+    batches: list[int] = []
+    real = store.start_turns
+    monkeypatch.setattr(
+        store, "start_turns", lambda batch: batches.append(len(batch)) or real(batch)
+    )
+    gate = turns.write_gate(store)
+    gate.acquire()  # a long write in progress
+    threads = [
+        threading.Thread(
+            target=turns.start_turn,
+            args=(store, owner, conversation, f"q{n}", []),
+            kwargs={"role_id": "r", "model": "m"},
+        )
+        for n in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(turns._waiting[store].turns) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert batches == [3]
+    texts = [x.text for x in store.get_conversation(owner, conversation).messages]
+    assert sorted(texts[1::2]) == ["q0", "q1", "q2"] and texts[2::2] == ["", "", ""]

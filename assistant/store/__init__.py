@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from assistant.errors import AssistantError
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
 from assistant.store.database import Clock, Database, StoreBusyError, StoreError, utc_now
@@ -146,6 +147,13 @@ class Store:
                 sentiment,
             )
         )
+
+    def start_turns(
+        self, turns: Sequence[messages.NextTurn]
+    ) -> list[messages.TurnResult | AssistantError]:
+        """Many `start_turn`s of text messages in stored conversations, in one transaction
+        (see `assistant.turns`); each gets its result, or the error that stopped it alone."""
+        return self._db.write(lambda s: messages.next_turns(s, self._db.now(), turns))
 
     def checkpoint_reply(
         self, owner_id: int, message_id: str, text: str, reasoning: str = ""

@@ -17,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, exists, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from assistant.errors import ReplyInterruptedError
+from assistant.errors import AssistantError, ReplyInterruptedError
 from assistant.store import models as m
 from assistant.store.conversations import message_record, title_from_text
 from assistant.store.records import (
@@ -230,6 +231,21 @@ def start_turn(
     return conversation_id, message, start_reply(session, now, owner_id, conversation_id, model)
 
 
+@dataclass(frozen=True, slots=True)
+class NextTurn:
+    """A text message in a stored conversation, with the reply row to start after it."""
+
+    owner_id: int
+    conversation_id: str
+    text: str
+    role_id: str
+    model: str
+    sentiment: Sentiment | None = None
+
+
+TurnResult = tuple[str, Message, str]
+
+
 def _next_turn(
     session: Session,
     now: datetime,
@@ -239,52 +255,93 @@ def _next_turn(
     role_id: str,
     model: str,
     sentiment: Sentiment | None,
-) -> tuple[str, Message, str]:
-    """`start_turn` for the common case (a text message in a stored conversation) in two
-    statements instead of seven. On SQLite the transaction holds the database's only write
-    lock, and each statement lets other sessions' threads run before this one resumes: under
-    load, this write's time grew with its statement count (see `assistant.turns`)."""
-    conversation_pk = _execute(
-        session,
-        update(m.Conversation)
-        .where(m.Conversation.public_id == conversation_id, m.Conversation.owner_id == owner_id)
-        .values(updated_at=now, role_id=role_id, model=model)
-        .returning(m.Conversation.id),
-    ).scalar_one_or_none()
-    if conversation_pk is None:
-        raise ConversationNotFoundError()
-    message_id, reply_id = new_public_id(), new_public_id()
-    common = {
-        "conversation_id": conversation_pk,
-        "owner_id": owner_id,
-        "reasoning": "",
-        "requested_model": model,
-        "created_at": now,
-        "updated_at": now,
-    }
-    scores = sentiment_columns(sentiment) or dict.fromkeys(_SENTIMENT_COLUMNS)
-    user_row = {"public_id": message_id, "role": "user", "text": text, "status": "complete"}
-    reply_row = {"public_id": reply_id, "role": "assistant", "text": "", "status": "streaming"}
-    _execute_many(
-        session,
-        insert(m.Message),
-        [
-            {**common, **user_row, "model": None, **scores},
-            {**common, **reply_row, "model": model, **dict.fromkeys(_SENTIMENT_COLUMNS)},
-        ],
-    )
-    message = Message(
-        id=message_id,
-        conversation_id=conversation_id,
-        role="user",
-        text=text,
-        status="complete",
-        created_at=now,
-        updated_at=now,
-        requested_model=model,
-        sentiment=sentiment,
-    )
-    return conversation_id, message, reply_id
+) -> TurnResult:
+    turn = NextTurn(owner_id, conversation_id, text, role_id, model, sentiment)
+    (result,) = next_turns(session, now, [turn])
+    if isinstance(result, AssistantError):
+        raise result
+    return result
+
+
+def next_turns(
+    session: Session, now: datetime, turns: Sequence[NextTurn]
+) -> list[TurnResult | AssistantError]:
+    """`start_turn` for many text messages in stored conversations, in three statements
+    however many there are; a turn whose conversation is not its owner's gets its error, the
+    others are written. On SQLite the transaction holds the database's only write lock, and
+    each statement lets other sessions' threads run before this one resumes: under load a
+    write's time grew with its statement count (see `assistant.turns`)."""
+    wanted = sorted({turn.conversation_id for turn in turns})
+    found = session.execute(
+        select(m.Conversation.id, m.Conversation.public_id, m.Conversation.owner_id)
+        .where(m.Conversation.public_id.in_(wanted))
+        .order_by(m.Conversation.id)  # one lock order for every writer (PostgreSQL)
+        .with_for_update()
+    ).all()
+    keys = {(public_id, owner): pk for pk, public_id, owner in found}
+    results: list[TurnResult | AssistantError] = []
+    touched: dict[int, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    for turn in turns:
+        conversation_pk = keys.get((turn.conversation_id, turn.owner_id))
+        if conversation_pk is None:
+            results.append(ConversationNotFoundError())
+            continue
+        touched[conversation_pk] = {"pk": conversation_pk, "r": turn.role_id, "mo": turn.model}
+        message_id, reply_id = new_public_id(), new_public_id()
+        common = {
+            "conversation_id": conversation_pk,
+            "owner_id": turn.owner_id,
+            "reasoning": "",
+            "requested_model": turn.model,
+            "created_at": now,
+            "updated_at": now,
+        }
+        no_scores = dict.fromkeys(_SENTIMENT_COLUMNS)
+        rows.append(
+            {
+                **common,
+                "public_id": message_id,
+                "role": "user",
+                "text": turn.text,
+                "status": "complete",
+                "model": None,
+                **(sentiment_columns(turn.sentiment) or no_scores),
+            }
+        )
+        rows.append(
+            {
+                **common,
+                "public_id": reply_id,
+                "role": "assistant",
+                "text": "",
+                "status": "streaming",
+                "model": turn.model,
+                **no_scores,
+            }
+        )
+        message = Message(
+            id=message_id,
+            conversation_id=turn.conversation_id,
+            role="user",
+            text=turn.text,
+            status="complete",
+            created_at=now,
+            updated_at=now,
+            requested_model=turn.model,
+            sentiment=turn.sentiment,
+        )
+        results.append((turn.conversation_id, message, reply_id))
+    if touched:
+        _execute_many(
+            session,
+            update(m.Conversation)
+            .where(m.Conversation.id == bindparam("pk"))
+            .values(updated_at=now, role_id=bindparam("r"), model=bindparam("mo")),
+            list(touched.values()),
+        )
+        _execute_many(session, insert(m.Message), rows)  # in turn order: ids follow it
+    return results
 
 
 def checkpoint_reply(
@@ -421,11 +478,14 @@ def prune_orphan_images(session: Session) -> int:
 __all__ = [
     "FINAL_STATUSES",
     "INTERRUPTED",
+    "NextTurn",
+    "TurnResult",
     "add_user_message",
     "checkpoint_reply",
     "delete_message",
     "finish_reply",
     "new_public_id",
+    "next_turns",
     "owned_message_id",
     "prune_orphan_images",
     "recover_stale_replies",
