@@ -79,8 +79,9 @@ def _save(chat: Chat, text: str, images: Sequence[PreparedImage]) -> bool:
 
 
 def drop_abandoned_reply(chat: Chat) -> None:
-    """A reply row whose run ended before its stream began (stop pressed, or another run
-    asked for, while the page was drawing) holds nothing: delete it, as if never started."""
+    """A reply row whose run ended between storing the message and calling the model (stop
+    pressed, or another run asked for) holds nothing: delete it, as if never started. Once the
+    model is called, `persist_reply` owns the row and finalises it however the run ends."""
     reply_id = st.session_state[state.PENDING_REPLY]
     if not reply_id:
         return
