@@ -54,15 +54,18 @@ with turns.reply_opened(chat, due=reply_due) as opened:
     draw_transcript(messages, on_feedback=chat.feedback)
 
     if not messages and role.starters:
-        st.caption("Try one of these:")
-        for index, starter in enumerate(role.starters):
-            st.button(
-                starter,
-                key=f"starter_{index}",
-                icon=":material/chat_bubble:",
-                on_click=state.queue_action,
-                args=("send", starter),
-            )
+        # One element, so the first message's bubble replaces all of it at once (loose
+        # buttons would linger greyed out under the streaming reply until the run ends).
+        with st.container():
+            st.caption("Try one of these:")
+            for index, starter in enumerate(role.starters):
+                st.button(
+                    starter,
+                    key=f"starter_{index}",
+                    icon=":material/chat_bubble:",
+                    on_click=state.queue_action,
+                    args=("send", starter),
+                )
 
     if st.session_state[state.EDITING] and messages and not reply_due:
         last_user = next((m for m in reversed(messages) if m.role == "user"), None)
