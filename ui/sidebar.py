@@ -6,7 +6,6 @@ import streamlit as st
 
 from assistant.catalogue import ModelInfo
 from assistant.chat import Assistant
-from assistant.images import PreparedImage
 from assistant.limits import MAX_IMAGES_PER_MESSAGE
 from assistant.roles import DEFAULT_ROLE_ID, Role
 from ui import state
@@ -23,12 +22,10 @@ def current_role(roles: dict[str, Role]) -> Role:
 def current_model(assistant: Assistant) -> str:
     """The model the picker shows: the one picked in this run's widget state, else the last one
     used, else the default."""
-    default = assistant.default_model
-    known = {m.id for m in assistant.catalogue.models()}
     for candidate in (st.session_state.get(state.MODEL_PICKER), st.session_state[state.MODEL_ID]):
-        if isinstance(candidate, str) and candidate in known:
+        if isinstance(candidate, str) and assistant.catalogue.get(candidate) is not None:
             return candidate
-    return default
+    return assistant.default_model
 
 
 def current_choice(assistant: Assistant, roles: dict[str, Role]) -> tuple[Role, str]:
@@ -122,8 +119,7 @@ def attach_images() -> None:
         accept_multiple_files=True,
         key=_uploader_key(),
     )
-    images, problems = prepare_uploads(files or [])
-    st.session_state[state.PENDING_IMAGES] = images
+    images, problems = prepare_uploads(files or [])  # cached: `refresh_attachments` kept them
     for problem in problems:
         st.sidebar.warning(problem, icon=":material/image_not_supported:")
     if images:
@@ -131,16 +127,11 @@ def attach_images() -> None:
         st.sidebar.caption("These go with your next message.")
 
 
-def pending_images() -> list[PreparedImage]:
-    return list(st.session_state[state.PENDING_IMAGES])
-
-
-def draw(assistant: Assistant, roles: dict[str, Role]) -> tuple[Role, str]:
-    """Draw the sidebar; returns the role and model it shows (those of `current_choice`)."""
-    role = choose_role(roles)
-    model = choose_model(assistant)
+def draw(assistant: Assistant, roles: dict[str, Role]) -> None:
+    """Draw the sidebar; it shows the role and model of `current_choice`."""
+    choose_role(roles)
+    choose_model(assistant)
     attach_images()
     st.sidebar.button(
         "New chat", icon=":material/add_comment:", on_click=state.new_chat, width="stretch"
     )
-    return role, model

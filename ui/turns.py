@@ -153,6 +153,7 @@ class OpenReply:
     """A reply whose request is on its way: its message, what the model saw, and its events."""
 
     message: ChatMessage
+    reply: Reply  # the message's reply, filled as events arrive
     turns: list[ChatTurn]
     events: Relay
 
@@ -173,8 +174,9 @@ def _open_reply(chat: Chat) -> OpenReply | None:
     events = relay(persist_reply(source, chat.store, chat.owner_id, reply_id))
     # From here persist_reply owns the row and finalises it however the stream ends.
     st.session_state[state.PENDING_REPLY] = ""
-    message = ChatMessage("assistant", reply=Reply(), id=reply_id, structured=chat.role.structured)
-    return OpenReply(message, turns, events)
+    reply = Reply()
+    message = ChatMessage("assistant", reply=reply, id=reply_id, structured=chat.role.structured)
+    return OpenReply(message, reply, turns, events)
 
 
 @contextmanager
@@ -193,16 +195,13 @@ def reply_opened(chat: Chat, *, due: bool) -> Iterator[OpenReply | None]:
             opened.events.close()
             if not any(m is opened.message for m in state.messages()):
                 # Stopped before it was drawn: the transcript shows what the store keeps.
-                assert opened.message.reply is not None
-                opened.message.reply.stop()
+                opened.reply.stop()
                 state.messages().append(opened.message)
 
 
 def stream_reply(chat: Chat, opened: OpenReply) -> None:
     """Draw the reply as it streams, into a new bubble below the transcript."""
-    message, turns, events = opened.message, opened.turns, opened.events
-    reply = message.reply
-    assert reply is not None
+    message, reply, turns, events = opened.message, opened.reply, opened.turns, opened.events
     state.messages().append(message)
     with st.chat_message("assistant", avatar=AVATARS["assistant"]):
         view = StreamView(hide_text=bool(chat.role.structured))
