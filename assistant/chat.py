@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from assistant import analysis, local_model
+from assistant.cancellation import Cancellation
 from assistant.catalogue import Catalogue, ModelInfo
 from assistant.client import ChatClient
 from assistant.context import ChatTurn, build_messages
@@ -32,6 +33,11 @@ OFFLINE_IMAGE_SENTENCE = (
     "The offline demo model cannot read images. To send photos, set OPENROUTER_API_KEY "
     "in the environment or in .streamlit/secrets.toml."
 )
+
+
+def _question(history: Sequence[ChatTurn]) -> ChatTurn:
+    """The user's message being answered: the last one (a continued reply comes after it)."""
+    return next((turn for turn in reversed(history) if turn.role == "user"), history[-1])
 
 
 class _NoModels:
@@ -86,10 +92,13 @@ class Assistant:
         *,
         model: str | None = None,
         response_format: dict[str, Any] | None = None,
+        cancel: Cancellation | None = None,
     ) -> Iterator[Event]:
-        """Events for the reply to `history[-1]`. Closing the iterator stops the model."""
+        """Events for the reply to `history[-1]` (or, when `history` ends with a partial
+        reply, the rest of that reply). Closing the iterator, or `cancel` from any thread,
+        stops the model; a cancelled stream ends without a final event."""
         requested = model or self.default_model
-        newest = history[-1]
+        newest = _question(history)
         if self.offline:
             if newest.images:
                 yield Failed(ImageNotSupportedError(OFFLINE_IMAGE_SENTENCE))
@@ -101,7 +110,14 @@ class Assistant:
         answering, reason = requested, ""
         if newest.images and self.catalogue.reads_images(requested) is False:
             answering, reason = self.settings.vision_model, "vision"
-        yield from self._stream(role, history, requested, answering, reason, response_format)
+        events = self._stream(role, history, requested, answering, reason, response_format)
+        try:
+            for event in events:
+                if cancel is not None and cancel.cancelled:
+                    return
+                yield event
+        finally:
+            close_events(events)
 
     def _stream(
         self,
@@ -126,7 +142,7 @@ class Assistant:
         structured = role.structured == "sentiment" and response_format is None
         if structured and info is not None and info.supports_structured_output:
             response_format = analysis.response_format()
-        has_images = bool(history[-1].images)
+        has_images = bool(_question(history).images)
         with_images = info.reads_images if info else has_images
         context_length = info.context_length if info else self.catalogue.context_length(answering)
         reply_tokens = self.settings.max_tokens or min(4096, max(256, context_length // 4))

@@ -1,242 +1,225 @@
-"""A chat turn made durable: nothing the user wrote or the model sent is ever lost.
+"""What a front end does to a conversation, one call each: send, regenerate, edit, continue,
+stop, show another version. The app's pages and the chat API call these; none of them writes
+a message or starts a model call itself.
 
-Write order (see safety.md, "Nothing lost"):
-1. `start_turn` commits the user's message and its images before any model call, together with
-   the empty reply row (status "streaming") in the same transaction; `start_reply` creates
-   only the reply row, for a regenerated answer to a message already stored;
-2. `persist_reply` wraps the reply's events: it checkpoints the text as it grows and, however
-   the stream ends (finished, failed, or closed early because the user pressed stop), finalises
-   the row as complete, error (with the sentence) or stopped, with its sentiment scores.
-
-Scores travel in the same write as the text: one transaction fewer per message, which matters
-when a hundred sessions write at once.
-
-On SQLite these writes also queue on one lock per store in this process (`write_gate`). SQLite
-has one writer at a time, and a writer that finds it taken sleeps in its busy handler (1, 2, 5,
-... up to 100 ms) instead of being woken when it is free: with a hundred sessions streaming, a
-new turn's first write waited seconds behind the others' checkpoints while the lock sat idle
-(bench/bench_app.py, "100 streams at once": 8.3 s before the last request reached the model).
-Queued on a Python lock, each writer starts the moment the previous one commits. A checkpoint
-never waits for the gate: when it is taken, the checkpoint is tried again at the next delta,
-so a busy database neither delays the tokens nor crowds out turns that are about to start.
-
-Follow-up turns (a text message in a stored conversation, the common case) go further: they
-are committed in groups. Each one joins a queue before taking the gate, and whoever holds the
-gate writes the whole queue in one transaction of three statements. With the GIL shared by a
-hundred threads, every statement (which lets go of the GIL) cost a wait, and one turn's 1 ms
-write held the gate for 10 to 30 ms: the hundredth message reached the model after 1 to 3 s.
-
-A process killed mid-reply leaves the row "streaming" with the last checkpoint;
-`Store.recover_stale_replies` marks such rows interrupted at the next start.
+Every call checks its input first and then writes in one transaction (see `Store`), so a
+refused edit changes nothing and an accepted one keeps the earlier version. The reply is then
+produced by a server-side task (`assistant.replies`) that outlives the call and the page run
+that made it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from assistant.errors import AssistantError
-from assistant.events import Event, ReasoningDelta, TextDelta, close_events
-from assistant.reply import ERROR, STOPPED, STREAMING, Reply
+from assistant.context import ChatTurn
+from assistant.errors import InputError
+from assistant.images import PreparedImage
+from assistant.limits import check_text, check_turn
+from assistant.replies import Replies, ReplyJob, ReplyTask
+from assistant.reply import Reply
+from assistant.roles import Role
 from assistant.sentiment import score_text
-from assistant.store import Message, Sentiment, Store, StoreError
-from assistant.store.messages import NextTurn, TurnResult
-from assistant.store.records import FinalStatus, ImageLike
+from assistant.store import Message, NewTurn, Sentiment, StartedTurn, Store
 
 log = logging.getLogger(__name__)
 
-#: Seconds between checkpoints of a growing reply: at most this much is lost to a crash
-#: (a little more while the database is busy with other writes).
-CHECKPOINT_EVERY = 1.0
 
-_gates: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
-_gates_lock = threading.Lock()
+@dataclass(frozen=True)
+class Sent:
+    """A stored turn and the task producing its reply."""
 
-
-class _NoGate:
-    """PostgreSQL lets writers to different rows proceed at once: nothing to queue on."""
-
-    def acquire(self, blocking: bool = True) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
-
-    def __enter__(self) -> bool:
-        return True
-
-    def __exit__(self, *exc_info: object) -> None:
-        pass
+    conversation_id: str
+    message: Message  # the user's message (for a regenerated reply, the one it answers)
+    task: ReplyTask
 
 
-def write_gate(store: Store) -> threading.Lock | _NoGate:
-    """The lock this process's chat writes to `store` queue on (see the module docstring)."""
-    if store.dialect != "sqlite":
-        return _NoGate()
-    with _gates_lock:
-        gate = _gates.get(store)
-        if gate is None:
-            gate = _gates[store] = threading.Lock()
-        return gate
+class StoredReply:
+    """Keeps a reply in the store: checkpoints as it grows, its final state and scores."""
+
+    def __init__(self, store: Store, owner_id: int, reply_id: str) -> None:
+        self._store = store
+        self._owner_id = owner_id
+        self._reply_id = reply_id
+
+    def checkpoint(self, reply: Reply) -> bool:
+        return self._store.checkpoint_reply(
+            self._owner_id, self._reply_id, reply.text, reply.reasoning, wait=False
+        )
+
+    def finish(self, reply: Reply) -> None:
+        scores = sentiment_of(reply.text)  # before the write: scoring a long text takes a while
+        self._store.finish_reply(self._owner_id, self._reply_id, reply, scores)
+
+    def heartbeat_ids(self) -> tuple[int, str]:
+        return self._owner_id, self._reply_id
 
 
-def start_turn(
-    store: Store,
-    owner_id: int,
-    conversation_id: str | None,
-    text: str,
-    images: Sequence[ImageLike],
-    *,
-    role_id: str,
-    model: str,
-) -> tuple[str, Message, str]:
-    """Steps 1 and 2 in one write: the user's message (with its scores), then the empty reply
-    row; returns (conversation id, the user's message, reply id)."""
-    scores = _scores(text)
-    if store.dialect != "sqlite" or conversation_id is None or images:
-        with write_gate(store):
-            return store.start_turn(
-                owner_id, conversation_id, text, list(images), role_id, model, scores
-            )
-    return _start_together(store, NextTurn(owner_id, conversation_id, text, role_id, model, scores))
-
-
-class _Waiting:
-    """Follow-up turns queued for a store's write gate, and what became of each."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.turns: list[NextTurn] = []
-        self.outcomes: dict[int, TurnResult | AssistantError] = {}  # id(turn) -> outcome
-
-
-_waiting: weakref.WeakKeyDictionary[Store, _Waiting] = weakref.WeakKeyDictionary()
-
-
-def _start_together(store: Store, turn: NextTurn) -> TurnResult:
-    """Group commit: whoever gets the gate writes every turn queued by then, in one transaction.
-
-    A hundred sessions sending at once used to take the gate one after the other, each for a
-    transaction that, with the GIL shared among all their threads, lasted ten times its 1 ms
-    of work; the last message reached the model after a second or more. Now the first writer
-    takes the whole queue and the others find their turn written when the gate comes to them.
-    """
-    with _gates_lock:
-        waiting = _waiting.get(store)
-        if waiting is None:
-            waiting = _waiting[store] = _Waiting()
-    with waiting.lock:
-        waiting.turns.append(turn)
-    with write_gate(store):
-        with waiting.lock:
-            batch, waiting.turns = waiting.turns, []
-        if batch:
-            try:
-                outcomes: list[TurnResult | AssistantError] = store.start_turns(batch)
-            except AssistantError as exc:
-                outcomes = [exc] * len(batch)
-            except Exception as exc:  # a bug must not leave the other writers without an answer
-                log.exception("writing %d turns failed", len(batch))
-                outcomes = [StoreError(detail=repr(exc))] * len(batch)
-            with waiting.lock:
-                for queued, outcome in zip(batch, outcomes, strict=True):
-                    waiting.outcomes[id(queued)] = outcome
-        with waiting.lock:
-            outcome = waiting.outcomes.pop(id(turn))
-    if isinstance(outcome, AssistantError):
-        raise outcome
-    return outcome
-
-
-def start_reply(store: Store, owner_id: int, conversation_id: str, model: str) -> str:
-    """Commit the empty "streaming" reply row the events will fill; returns its id."""
-    with write_gate(store):
-        return store.start_reply(owner_id, conversation_id, model)
-
-
-def persist_reply(
-    events: Iterator[Event],
-    store: Store,
-    owner_id: int,
-    reply_id: str,
-    *,
-    checkpoint_every: float = CHECKPOINT_EVERY,
-    clock: Callable[[], float] = time.monotonic,
-) -> Iterator[Event]:
-    """Pass `events` through, checkpointing the reply row and finalising it at the end."""
-    reply = Reply()
-    last_checkpoint = clock()
-    try:
-        for event in events:
-            reply.apply(event)
-            if isinstance(event, (TextDelta, ReasoningDelta)):
-                now = clock()
-                if now - last_checkpoint >= checkpoint_every and _checkpoint(
-                    store, owner_id, reply_id, reply
-                ):
-                    last_checkpoint = now
-            yield event
-    finally:
-        close_events(events)
-        if reply.status == STREAMING:
-            reply.stop()  # closed before the end: the user pressed stop
-        _finish(store, owner_id, reply_id, reply)
-
-
-def _checkpoint(store: Store, owner_id: int, reply_id: str, reply: Reply) -> bool:
-    """Save the text so far unless another write holds the gate; True when it was tried."""
-    gate = write_gate(store)
-    if not gate.acquire(blocking=False):
-        return False
-    try:
-        store.checkpoint_reply(owner_id, reply_id, reply.text, reply.reasoning)
-    except AssistantError:
-        # A busy database must not break the stream; the final write tries again.
-        log.warning("checkpoint of reply %s failed", reply_id, exc_info=True)
-    finally:
-        gate.release()
-    return True
-
-
-def _finish(store: Store, owner_id: int, reply_id: str, reply: Reply) -> None:
-    usage = reply.usage
-    status: FinalStatus = (
-        "error" if reply.status == ERROR else ("stopped" if reply.status == STOPPED else "complete")
-    )
-    scores = _scores(reply.text)  # before taking the gate: scoring a long reply takes a while
-    try:
-        with write_gate(store):
-            store.finish_reply(
-                owner_id,
-                reply_id,
-                status=status,
-                text=reply.text,
-                reasoning=reply.reasoning,
-                error=reply.error or None,
-                model=reply.model or None,
-                requested_model=reply.requested_model or None,
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
-                cost=usage.cost if usage else None,
-                sentiment=scores,
-            )
-    except AssistantError:
-        # The row keeps its last checkpoint and is recovered as interrupted later.
-        log.error("finalising reply %s failed", reply_id, exc_info=True)
-
-
-def _scores(text: str) -> Sentiment:
+def sentiment_of(text: str) -> Sentiment:
     scores = score_text(text)
     return Sentiment(scores.compound, scores.pos, scores.neu, scores.neg)
 
 
-__all__ = [
-    "CHECKPOINT_EVERY",
-    "persist_reply",
-    "start_reply",
-    "start_turn",
-    "write_gate",
-]
+def turns_of(store: Store, owner_id: int, messages: Sequence[Message]) -> list[ChatTurn]:
+    """Stored messages as the model sees them: failed replies with no text are left out."""
+    out: list[ChatTurn] = []
+    for message in messages:
+        if message.role == "assistant" and not message.text:
+            continue
+        images: list[PreparedImage] = []
+        for ref in message.images:
+            found = store.image_bytes(owner_id, ref.sha256)
+            if found is not None:
+                images.append(PreparedImage(found[0], found[1], ref.width, ref.height, ref.sha256))
+        out.append(ChatTurn(message.role, message.text, tuple(images)))
+    return out
+
+
+class Turns:
+    """The turn service over one store and the process's replies. Thread-safe; one per
+    process."""
+
+    def __init__(self, store: Store, replies: Replies) -> None:
+        self.store = store
+        self.replies = replies
+
+    # -- starting replies -------------------------------------------------------------------
+
+    def send(
+        self,
+        owner_id: int,
+        conversation_id: str | None,
+        text: str,
+        images: Sequence[PreparedImage] = (),
+        *,
+        role: Role,
+        model: str,
+        history: Sequence[ChatTurn] | None = None,
+    ) -> Sent:
+        """Store the user's message and start its reply.
+
+        `history` (the conversation as the caller shows it, without the new message) saves a
+        read when no earlier reply of the conversation is still running; otherwise the reply
+        reads its context from the store when its turn comes.
+        """
+        check_turn(text, len(images))
+        started = self.store.start_turn(
+            NewTurn(
+                owner_id,
+                conversation_id,
+                text,
+                role.id,
+                model,
+                images=tuple(images),
+                sentiment=sentiment_of(text),
+            )
+        )
+        known: tuple[ChatTurn, ...] | None = None
+        if history is not None and not self.replies.in_conversation(
+            owner_id, started.conversation_id
+        ):
+            known = (*history, ChatTurn("user", text, tuple(images)))
+        return self._start(owner_id, started, role, model, known)
+
+    def regenerate(
+        self, owner_id: int, conversation_id: str, reply_id: str, *, role: Role, model: str
+    ) -> Sent:
+        """A new version of a reply (also "Retry" after an error); the old one is kept."""
+        self.replies.stop_conversation(owner_id, conversation_id)
+        started = self.store.revise_turn(
+            owner_id, reply_id, text=None, role_id=role.id, model=model
+        )
+        return self._start(owner_id, started, role, model, None)
+
+    def edit(
+        self,
+        owner_id: int,
+        conversation_id: str,
+        message_id: str,
+        text: str,
+        *,
+        has_images: bool,
+        role: Role,
+        model: str,
+    ) -> Sent:
+        """Send an edited copy of one of the user's messages, earlier ones included: the turns
+        after it become an earlier version. Refused edits (blank, too long) change nothing."""
+        check_text(text, has_images=has_images)
+        self.replies.stop_conversation(owner_id, conversation_id)
+        started = self.store.revise_turn(
+            owner_id,
+            message_id,
+            text=text,
+            role_id=role.id,
+            model=model,
+            sentiment=sentiment_of(text),
+        )
+        return self._start(owner_id, started, role, model, None)
+
+    def continue_reply(
+        self, owner_id: int, conversation_id: str, reply_id: str, *, role: Role
+    ) -> ReplyTask:
+        """Ask the model that wrote a stopped (or cut) reply to carry on from where it ended;
+        the new text is appended to the same reply."""
+        if self.replies.in_conversation(owner_id, conversation_id):
+            raise InputError("Wait for the current reply to finish, or stop it, first.")
+        resumed = self.store.resume_reply(owner_id, reply_id)
+        model = resumed.model or resumed.requested_model
+        job = ReplyJob(
+            owner_id,
+            conversation_id,
+            reply_id,
+            role,
+            model,
+            load_history=self._history_loader(owner_id, reply_id, through_reply=True),
+            keeper=StoredReply(self.store, owner_id, reply_id),
+            resumed=resumed,
+        )
+        return self.replies.start(job)
+
+    def _start(
+        self,
+        owner_id: int,
+        started: StartedTurn,
+        role: Role,
+        model: str,
+        history: tuple[ChatTurn, ...] | None,
+    ) -> Sent:
+        job = ReplyJob(
+            owner_id,
+            started.conversation_id,
+            started.reply_id,
+            role,
+            model,
+            history=history,
+            load_history=self._history_loader(owner_id, started.reply_id),
+            keeper=StoredReply(self.store, owner_id, started.reply_id),
+        )
+        return Sent(started.conversation_id, started.message, self.replies.start(job))
+
+    def _history_loader(
+        self, owner_id: int, reply_id: str, *, through_reply: bool = False
+    ) -> Callable[[], list[ChatTurn]]:
+        def load() -> list[ChatTurn]:
+            path = self.store.reply_context(owner_id, reply_id, through_reply=through_reply)
+            return turns_of(self.store, owner_id, path)
+
+        return load
+
+    # -- the rest -----------------------------------------------------------------------------
+
+    def stop(self, owner_id: int, reply_id: str) -> None:
+        """Stop a reply this process is producing (an unknown id changes nothing)."""
+        task = self.replies.find(owner_id, reply_id)
+        if task is not None:
+            task.stop()
+            task.join(2.0)
+
+    def select_version(self, owner_id: int, message_id: str) -> str:
+        """Show the branch through this version of a turn; returns the conversation id."""
+        return self.store.select_version(owner_id, message_id)
+
+
+__all__ = ["Sent", "StoredReply", "Turns", "sentiment_of", "turns_of"]

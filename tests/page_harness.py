@@ -24,6 +24,7 @@ from assistant.accounts import Accounts, SignedIn
 from assistant.store import Store
 from tests.fake_openrouter import TEXT_MODEL as MODEL
 from tests.fake_openrouter import FakeOpenRouter
+from tests.seeds import exchange
 from ui import state
 
 ENTRY = "../app.py"
@@ -96,12 +97,9 @@ class Pages:
         self, owner_id: int, question: str, answer: str, *, role_id: str = "gadget"
     ) -> str:
         """A stored conversation with one question and its complete answer; returns its id."""
-        conversation_id, _ = self.store.add_user_message(
-            owner_id, None, question, [], role_id, MODEL
-        )
-        reply_id = self.store.start_reply(owner_id, conversation_id, MODEL)
-        self.store.finish_reply(owner_id, reply_id, status="complete", text=answer)
-        return conversation_id
+        return exchange(
+            self.store, owner_id, None, question, answer, role_id=role_id, model=MODEL
+        ).conversation_id
 
 
 @pytest.fixture

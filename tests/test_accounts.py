@@ -28,6 +28,7 @@ from assistant.accounts import (
 from assistant.errors import AssistantError
 from assistant.store import NotFoundError, RoleDraft, Store
 from assistant.store import models as m
+from tests.seeds import ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -293,7 +294,7 @@ def test_delete_account_removes_its_data_and_sessions(accounts: Accounts, store:
     signed = accounts.register("goner", PASSWORD)
     other = accounts.sign_in("goner", PASSWORD)
     user = signed.user.id
-    conversation, _ = store.add_user_message(user, None, "private", [], "r", "m")
+    conversation = ask(store, user, None, "private").conversation_id
     store.create_role(user, RoleDraft(name="Mine", system_prompt="x"))
     with pytest.raises(SignInError):
         accounts.delete_account(signed.token, "wrong password")
@@ -319,7 +320,7 @@ def test_guests_chat_at_once_and_their_history_follows_them_into_an_account(
 ) -> None:
     guest = accounts.start_guest()
     assert guest.user.is_guest and accounts.current_user(guest.token) == guest.user
-    conversation, _ = store.add_user_message(guest.user.id, None, "as a guest", [], "r", "m")
+    conversation = ask(store, guest.user.id, None, "as a guest").conversation_id
     account = accounts.register("newcomer", PASSWORD, guest_token=guest.token)
     assert [c.id for c in store.list_conversations(account.user.id)] == [conversation]
     assert accounts.current_user(guest.token) is None
@@ -329,14 +330,14 @@ def test_guests_chat_at_once_and_their_history_follows_them_into_an_account(
 def test_signing_in_claims_the_guest_history_too(accounts: Accounts, store: Store) -> None:
     accounts.register("returning", PASSWORD)
     guest = accounts.start_guest()
-    conversation, _ = store.add_user_message(guest.user.id, None, "hi", [], "r", "m")
+    conversation = ask(store, guest.user.id, None, "hi").conversation_id
     signed = accounts.sign_in("returning", PASSWORD, guest_token=guest.token)
     assert [c.id for c in store.list_conversations(signed.user.id)] == [conversation]
 
 
 def test_a_non_guest_token_claims_nothing(accounts: Accounts, store: Store) -> None:
     victim = accounts.register("victim2", PASSWORD)
-    conversation, _ = store.add_user_message(victim.user.id, None, "mine", [], "r", "m")
+    conversation = ask(store, victim.user.id, None, "mine").conversation_id
     thief = accounts.register("thief2", PASSWORD, guest_token=victim.token)
     assert store.list_conversations(thief.user.id) == []
     assert [c.id for c in store.list_conversations(victim.user.id)] == [conversation]
@@ -346,7 +347,7 @@ def test_abandoned_guests_are_purged_with_their_data(
     accounts: Accounts, store: Store, clock: FakeClock
 ) -> None:
     guest = accounts.start_guest()
-    store.add_user_message(guest.user.id, None, "hello", [], "r", "m")
+    ask(store, guest.user.id, None, "hello")
     clock.advance(timedelta(days=31).total_seconds())
     kept = accounts.start_guest()
     assert accounts.purge_expired() == (1, 1)

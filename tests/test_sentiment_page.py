@@ -23,6 +23,7 @@ from assistant.accounts import Accounts
 from assistant.store import Store
 from tests.fake_openrouter import FakeOpenRouter
 from tests.page_harness import BrowserConnection
+from tests.seeds import answer, ask
 from ui import state
 
 ENTRY = "../app.py"
@@ -75,17 +76,15 @@ def seed(store: Store, owner: int, *turns: str, role_id: str = "gadget") -> tupl
     """A stored conversation of alternating user and assistant turns; its id and message ids."""
     conversation_id: str | None = None
     ids = []
-    for index, text in enumerate(turns):
-        if index % 2 == 0:
-            conversation_id, message = store.add_user_message(
-                owner, conversation_id, text, [], role_id, MODEL
-            )
-            ids.append(message.id)
-        else:
-            assert conversation_id is not None
-            reply = store.start_reply(owner, conversation_id, MODEL)
-            store.finish_reply(owner, reply, status="complete", text=text)
-            ids.append(reply)
+    for question, reply in zip(turns[::2], [*turns[1::2], None], strict=False):
+        started = ask(store, owner, conversation_id, question, role_id=role_id, model=MODEL)
+        conversation_id = started.conversation_id
+        ids.append(started.message.id)
+        if reply is None:  # an odd number of turns: the last question is not answered yet
+            answer(store, owner, started.reply_id, status="stopped")
+            continue
+        answer(store, owner, started.reply_id, reply)
+        ids.append(started.reply_id)
     assert conversation_id is not None
     return conversation_id, ids
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from assistant.store import Store, StoreBusyError
+from assistant.store import ConversationNotFoundError, NewTurn, Store, StoreBusyError
+from tests.seeds import answer, ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -64,7 +65,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
 ) -> None:
     owners = [store.users.create_guest(clock()).id for _ in range(THREADS)]
     shared_owner = owners[0]
-    shared, _ = store.add_user_message(shared_owner, None, "shared start", [], "r", "m")
+    shared = ask(store, shared_owner, None, "shared start").conversation_id
     own: dict[int, str] = {}
 
     def work(n: int) -> None:
@@ -72,13 +73,15 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
         owner = owners[n]
         conversation: str | None = None
         for i in range(MESSAGES):
-            conversation, _ = mine.add_user_message(owner, conversation, f"{n}:{i}", [], "r", "m")
+            started = ask(mine, owner, conversation, f"{n}:{i}")
+            conversation = started.conversation_id
             if i % 10 == 0:
-                reply = mine.start_reply(owner, conversation, "m")
-                mine.checkpoint_reply(owner, reply, f"reply {n}:{i} partial")
-                mine.finish_reply(owner, reply, status="complete", text=f"reply {n}:{i}")
+                mine.checkpoint_reply(owner, started.reply_id, f"reply {n}:{i} partial")
+                answer(mine, owner, started.reply_id, f"reply {n}:{i}")
+            else:
+                answer(mine, owner, started.reply_id, status="stopped")
             if n < SHARING:
-                mine.add_user_message(shared_owner, shared, f"shared {n}:{i}", [], "r", "m")
+                ask(mine, shared_owner, shared, f"shared {n}:{i}")
         assert conversation is not None
         own[n] = conversation
 
@@ -90,9 +93,11 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
         assert user_texts == [f"{n}:{i}" for i in range(MESSAGES)]
         replies = [x for x in messages if x.role == "assistant"]
         assert [(x.text, x.status) for x in replies] == [
-            (f"reply {n}:{i}", "complete") for i in range(0, MESSAGES, 10)
+            (f"reply {n}:{i}", "complete") if i % 10 == 0 else ("", "stopped")
+            for i in range(MESSAGES)
         ]
-    shared_texts = [x.text for x in store.get_conversation(shared_owner, shared).messages]
+    shared_messages = store.get_conversation(shared_owner, shared).messages
+    shared_texts = [x.text for x in shared_messages if x.role == "user"]
     expected = ["shared start"] + [
         f"shared {n}:{i}" for n in range(SHARING) for i in range(MESSAGES)
     ]
@@ -123,9 +128,9 @@ def test_many_users_sending_the_same_image_at_once_each_get_access(
     def work(n: int) -> None:
         mine = store if n % 2 else second_store
         for _ in range(5):
-            conversation, _ = mine.add_user_message(owners[n], None, "look", [picture], "r", "m")
+            conversation = ask(mine, owners[n], None, "look", [picture]).conversation_id
             mine.delete_conversation(owners[n], conversation)
-        mine.add_user_message(owners[n], None, "kept", [picture], "r", "m")
+        ask(mine, owners[n], None, "kept", [picture])
 
     assert run_threads(len(owners), work) == []
     for owner in owners:
@@ -136,8 +141,7 @@ def test_concurrent_feedback_and_checkpoints_on_one_reply(
     store: Store, second_store: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation, _ = store.add_user_message(owner, None, "q", [], "r", "m")
-    reply = store.start_reply(owner, conversation, "m")
+    reply = ask(store, owner, None, "q").reply_id
 
     def work(n: int) -> None:
         mine = store if n % 2 else second_store
@@ -164,7 +168,7 @@ def test_a_write_lock_held_past_the_busy_timeout_is_retried_not_reported(tmp_pat
         release = threading.Timer(0.5, blocker.rollback)
         release.start()
         # Held ten times longer than the busy timeout: the store retries until it gets in.
-        conversation, _ = opened.add_user_message(owner, None, "hello", [], "r", "m")
+        conversation = ask(opened, owner, None, "hello").conversation_id
         release.join()
         assert opened.get_conversation(owner, conversation).messages[0].text == "hello"
     finally:
@@ -181,7 +185,7 @@ def test_a_lock_that_never_frees_ends_in_a_sentence_not_a_driver_error(tmp_path:
     try:
         blocker.execute("BEGIN IMMEDIATE")
         with pytest.raises(StoreBusyError) as raised:
-            opened.add_user_message(owner, None, "hello", [], "r", "m")
+            ask(opened, owner, None, "hello")
         assert "locked" not in str(raised.value)
         assert str(raised.value) == StoreBusyError.sentence
     finally:
@@ -202,16 +206,11 @@ def test_replicas_migrating_at_once_agree(store_url: str) -> None:
 def test_turns_sent_at_once_are_written_together_each_with_its_own_outcome(
     store: Store, second_store: Store, clock: FakeClock
 ) -> None:
-    """`assistant.turns.start_turn` from many threads (group commit on SQLite): every turn is
-    written once, in its conversation's order, and a turn in a stranger's conversation gets
-    its own error without failing the others."""
-    from assistant.store import ConversationNotFoundError
-    from assistant.turns import start_turn
-
+    """`Store.start_turn` from many threads (group commit on SQLite): every turn is written
+    once, in its conversation's order, and a turn in a stranger's conversation gets its own
+    error without failing the others."""
     owners = [store.users.create_guest(clock()).id for _ in range(THREADS)]
-    conversations = [
-        store.add_user_message(owner, None, "start", [], "r", "m")[0] for owner in owners
-    ]
+    conversations = [ask(store, owner, None, "start").conversation_id for owner in owners]
     results: dict[tuple[int, int], str] = {}
     refused: list[int] = []
 
@@ -220,17 +219,15 @@ def test_turns_sent_at_once_are_written_together_each_with_its_own_outcome(
         for round_ in range(5):
             if n == 0 and round_ == 2:  # thread 0 tries a conversation of another user
                 try:
-                    start_turn(
-                        writer, owners[0], conversations[1], "not mine", [], role_id="r", model="m"
-                    )
+                    writer.start_turn(NewTurn(owners[0], conversations[1], "not mine", "r", "m"))
                 except ConversationNotFoundError:
                     refused.append(n)
                 continue
-            _, message, reply = start_turn(
-                writer, owners[n], conversations[n], f"t{n}-{round_}", [], role_id="r", model="m"
+            started = writer.start_turn(
+                NewTurn(owners[n], conversations[n], f"t{n}-{round_}", "r", "m")
             )
-            assert message.text == f"t{n}-{round_}"
-            results[(n, round_)] = reply
+            assert started.message.text == f"t{n}-{round_}"
+            results[(n, round_)] = started.reply_id
 
     assert run_threads(THREADS, work) == []
     assert refused == [0]
@@ -238,11 +235,11 @@ def test_turns_sent_at_once_are_written_together_each_with_its_own_outcome(
         detail = store.get_conversation(owner, conversations[n])
         texts = [(x.role, x.text) for x in detail.messages]
         rounds = [r for r in range(5) if (n, r) in results]
-        expected = [("user", "start")]
+        expected = [("user", "start"), ("assistant", "")]
         for r in rounds:
             expected += [("user", f"t{n}-{r}"), ("assistant", "")]
         assert texts == expected
-        assert [x.id for x in detail.messages if x.role == "assistant"] == [
+        assert [x.id for x in detail.messages if x.role == "assistant"][1:] == [
             results[(n, r)] for r in rounds
         ]
 
@@ -252,35 +249,63 @@ def test_turns_queued_behind_the_write_gate_go_in_one_transaction(
 ) -> None:
     import time
 
-    from assistant import turns
+    from assistant.store import messages
 
     if store.dialect != "sqlite":
         pytest.skip("PostgreSQL writers do not queue: no gate")
     owner = store.users.create_guest(clock()).id
-    conversation, _ = store.add_user_message(owner, None, "start", [], "r", "m")
+    conversation = ask(store, owner, None, "start").conversation_id
     batches: list[int] = []
-    real = store.start_turns
+    real = messages.start_turns
     monkeypatch.setattr(
-        store, "start_turns", lambda batch: batches.append(len(batch)) or real(batch)
+        messages,
+        "start_turns",
+        lambda s, now, batch: batches.append(len(batch)) or real(s, now, batch),
     )
-    gate = turns.write_gate(store)
+    gate = store._db._gate
+    assert gate is not None
     gate.acquire()  # a long write in progress
     threads = [
         threading.Thread(
-            target=turns.start_turn,
-            args=(store, owner, conversation, f"q{n}", []),
-            kwargs={"role_id": "r", "model": "m"},
+            target=store.start_turn, args=(NewTurn(owner, conversation, f"q{n}", "r", "m"),)
         )
         for n in range(3)
     ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 10
-    while len(turns._waiting[store].turns) < 3 and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        group = store._db._groups.get("start_turn")
+        if group is not None and len(group.items) == 3:
+            break
         time.sleep(0.01)
     gate.release()
     for thread in threads:
         thread.join(timeout=10)
     assert batches == [3]
     texts = [x.text for x in store.get_conversation(owner, conversation).messages]
-    assert sorted(texts[1::2]) == ["q0", "q1", "q2"] and texts[2::2] == ["", "", ""]
+    assert sorted(texts[2::2]) == ["q0", "q1", "q2"] and texts[3::2] == ["", "", ""]
+
+
+def test_locking_a_conversation_is_scoped_to_its_owner_in_the_query(
+    store: Store, clock: FakeClock
+) -> None:
+    """A follow-up turn aimed at someone else's conversation must not lock that
+    conversation's row (PostgreSQL): the owner is part of the SELECT ... FOR UPDATE."""
+    owner, stranger = (store.users.create_guest(clock()).id for _ in range(2))
+    conversation = ask(store, owner, None, "mine").conversation_id
+    statements: list[str] = []
+
+    from sqlalchemy import event
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(store._db.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(ConversationNotFoundError):
+            store.start_turn(NewTurn(stranger, conversation, "theirs", "r", "m"))
+    finally:
+        event.remove(store._db.engine, "before_cursor_execute", record)
+    locking = [x for x in statements if "FROM conversations" in x and "WHERE" in x]
+    assert locking and all("owner_id" in x.split("WHERE", 1)[1] for x in locking)

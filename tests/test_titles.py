@@ -9,6 +9,7 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.titles import clean_title, generate_title, title_in_background
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
+from tests.seeds import ask
 
 
 @pytest.fixture
@@ -52,9 +53,7 @@ def test_a_failed_title_request_keeps_the_first_line_title(
     store = Store(f"sqlite:///{tmp_path}/t.db")
     store.migrate()
     owner = Accounts(store).start_guest().user.id
-    conversation, _ = store.add_user_message(
-        owner, None, "My phone battery drains fast", [], "r", "m"
-    )
+    conversation = ask(store, owner, None, "My phone battery drains fast").conversation_id
     fake.queue(http_error(503))
     title_in_background(assistant, store, owner, conversation, "My phone battery drains fast").join(
         10

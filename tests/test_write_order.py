@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from assistant.errors import ReplyInterruptedError
+from assistant.events import Usage
+from assistant.reply import Reply, ReplyStatus
 from assistant.store import ConversationNotFoundError, Store
+from tests.seeds import answer, ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -41,11 +44,12 @@ def test_user_message_is_committed_before_the_reply_starts(
     store: Store, reader: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, message = store.add_user_message(owner, None, "question", [], "r", "m")
+    started = ask(store, owner, None, "question")
     # This is the moment the model would be called: the message is already durable.
-    seen = reader.get_conversation(owner, conversation_id)
+    seen = reader.get_conversation(owner, started.conversation_id)
     assert [(x.id, x.text, x.status) for x in seen.messages] == [
-        (message.id, "question", "complete")
+        (started.message.id, "question", "complete"),
+        (started.reply_id, "", "streaming"),
     ]
 
 
@@ -53,8 +57,7 @@ def test_a_reader_mid_stream_sees_the_partial_reply_marked_streaming(
     store: Store, reader: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "tell me", [], "r", "m")
-    reply = store.start_reply(owner, conversation_id, "m")
+    reply = ask(store, owner, None, "tell me").reply_id
     assert reader.get_message(owner, reply).status == "streaming"
     assert store.checkpoint_reply(owner, reply, "Once upon", reasoning="thinking")
     assert store.checkpoint_reply(owner, reply, "Once upon a time")
@@ -64,12 +67,12 @@ def test_a_reader_mid_stream_sees_the_partial_reply_marked_streaming(
 
 def test_midstream_error_keeps_partial_reply(store: Store, reader: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m")
-    reply = store.start_reply(owner, conversation_id, "m/first")
+    started = ask(store, owner, None, "question", model="m/first")
+    reply = started.reply_id
     store.checkpoint_reply(owner, reply, "Half an ans")
     sentence = "The model's provider is unavailable or overloaded right now."
-    store.finish_reply(owner, reply, status="error", text="Half an answer", error=sentence)
-    user_message, seen = reader.get_conversation(owner, conversation_id).messages
+    answer(store, owner, reply, "Half an answer", status="error", error=sentence, model="m/first")
+    user_message, seen = reader.get_conversation(owner, started.conversation_id).messages
     assert user_message.text == "question"
     assert (seen.text, seen.status, seen.error) == ("Half an answer", "error", sentence)
     assert seen.model == "m/first"
@@ -77,34 +80,32 @@ def test_midstream_error_keeps_partial_reply(store: Store, reader: Store, clock:
 
 def test_stop_keeps_partial_reply(store: Store, reader: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m")
-    reply = store.start_reply(owner, conversation_id, "m")
+    reply = ask(store, owner, None, "question").reply_id
     store.checkpoint_reply(owner, reply, "So far")
-    store.finish_reply(owner, reply, status="stopped", text="So far, so")
+    answer(store, owner, reply, "So far, so", status="stopped")
     seen = reader.get_message(owner, reply)
     assert (seen.text, seen.status, seen.error) == ("So far, so", "stopped", None)
 
 
 def test_completed_reply_records_models_usage_and_cost(store: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m/asked")
-    reply = store.start_reply(owner, conversation_id, "m/asked")
-    store.finish_reply(
+    reply = ask(store, owner, None, "question", model="m/asked").reply_id
+    answer(
+        store,
         owner,
         reply,
-        status="complete",
-        text="Answer",
+        "Answer",
         reasoning="Because",
         model="m/fallback",
         requested_model="m/asked",
-        prompt_tokens=12,
-        completion_tokens=34,
-        cost=0.00042,
+        model_reason="fallback",
+        usage=Usage(prompt_tokens=12, completion_tokens=34, cost=0.00042),
     )
     seen = store.get_message(owner, reply)
-    assert (seen.model, seen.requested_model, seen.reasoning) == (
+    assert (seen.model, seen.requested_model, seen.model_reason, seen.reasoning) == (
         "m/fallback",
         "m/asked",
+        "fallback",
         "Because",
     )
     assert (seen.prompt_tokens, seen.completion_tokens, seen.cost) == (12, 34, 0.00042)
@@ -112,9 +113,8 @@ def test_completed_reply_records_models_usage_and_cost(store: Store, clock: Fake
 
 def test_a_checkpoint_after_the_end_changes_nothing(store: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m")
-    reply = store.start_reply(owner, conversation_id, "m")
-    store.finish_reply(owner, reply, status="complete", text="Final")
+    reply = ask(store, owner, None, "question").reply_id
+    answer(store, owner, reply, "Final")
     assert not store.checkpoint_reply(owner, reply, "late partial")
     assert store.get_message(owner, reply).text == "Final"
 
@@ -123,32 +123,29 @@ def test_finishing_needs_a_final_status_and_an_error_needs_its_reason(
     store: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m")
-    reply = store.start_reply(owner, conversation_id, "m")
+    reply = ask(store, owner, None, "question").reply_id
     with pytest.raises(ValueError):
-        store.finish_reply(owner, reply, status="streaming", text="x")  # type: ignore[arg-type]
+        store.finish_reply(owner, reply, Reply(text="x"))  # still streaming
     with pytest.raises(ValueError):
-        store.finish_reply(owner, reply, status="error", text="x")
+        store.finish_reply(owner, reply, Reply(text="x", status=ReplyStatus.ERROR))
     assert store.get_message(owner, reply).status == "streaming"
 
 
-def test_a_reply_cannot_start_in_a_missing_conversation(store: Store, clock: FakeClock) -> None:
+def test_a_turn_cannot_start_in_a_missing_conversation(store: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
     with pytest.raises(ConversationNotFoundError):
-        store.start_reply(owner, "0" * 32, "m")
-    with pytest.raises(ConversationNotFoundError):
-        store.add_user_message(owner, "0" * 32, "hello", [], "r", "m")
+        ask(store, owner, "0" * 32, "hello")
 
 
 def test_stale_streaming_replies_are_recovered_as_interrupted(
     store: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
-    conversation_id, _ = store.add_user_message(owner, None, "question", [], "r", "m")
-    dead = store.start_reply(owner, conversation_id, "m")
+    started = ask(store, owner, None, "question")
+    dead = started.reply_id
     store.checkpoint_reply(owner, dead, "partial")
     clock.advance(600)
-    alive = store.start_reply(owner, conversation_id, "m")
+    alive = ask(store, owner, started.conversation_id, "again").reply_id
     assert store.recover_stale_replies(timedelta(minutes=5)) == 1
     recovered = store.get_message(owner, dead)
     assert (recovered.text, recovered.status) == ("partial", "error")
@@ -161,8 +158,9 @@ import sys, time
 from assistant.store import Store
 store = Store(sys.argv[1])
 owner = store.users.create_guest(__import__("datetime").datetime.now(__import__("datetime").UTC)).id
-conversation_id, message = store.add_user_message(owner, None, "Write me a poem", [], "r", "m")
-reply = store.start_reply(owner, conversation_id, "m")
+from assistant.store import NewTurn
+started = store.start_turn(NewTurn(owner, None, "Write me a poem", "r", "m"))
+conversation_id, message, reply = started.conversation_id, started.message, started.reply_id
 text = ""
 for n in range(10**9):
     text += f"line {n}\\n"
@@ -205,3 +203,38 @@ def test_a_killed_process_leaves_the_user_message_and_the_partial_reply(
     recovered = store.get_message(int(owner), reply_id)
     assert (recovered.status, recovered.text) == ("error", reply.text)
     assert recovered.error == ReplyInterruptedError.sentence
+
+
+def test_a_stale_reply_is_recovered_when_its_conversation_is_opened(
+    store: Store, clock: FakeClock
+) -> None:
+    """Upkeep per conversation: only that owner's conversation is touched."""
+    owner, other = (store.users.create_guest(clock()).id for _ in range(2))
+    mine = ask(store, owner, None, "question")
+    theirs = ask(store, other, None, "question")
+    clock.advance(60)
+    assert (
+        store.recover_stale_replies(
+            timedelta(seconds=30), owner_id=other, conversation_id=mine.conversation_id
+        )
+        == 0
+    )
+    assert (
+        store.recover_stale_replies(
+            timedelta(seconds=30), owner_id=owner, conversation_id=mine.conversation_id
+        )
+        == 1
+    )
+    assert store.get_message(owner, mine.reply_id).status == "error"
+    assert store.get_message(other, theirs.reply_id).status == "streaming"
+
+
+def test_a_heartbeat_keeps_a_waiting_reply_from_looking_stale(
+    store: Store, clock: FakeClock
+) -> None:
+    owner = store.users.create_guest(clock()).id
+    waiting = ask(store, owner, None, "question").reply_id
+    clock.advance(60)
+    assert store.touch_replies([(owner, waiting)]) == 1
+    assert store.recover_stale_replies(timedelta(seconds=30)) == 0
+    assert store.get_message(owner, waiting).status == "streaming"

@@ -2,10 +2,9 @@
 
     store = Store.from_settings(settings)
     store.migrate()                                    # Alembic upgrade to head, in code
-    conversation_id, message = store.add_user_message(owner_id, None, "Hi", [], "gadget", model)
-    reply_id = store.start_reply(owner_id, conversation_id, model)
-    store.checkpoint_reply(owner_id, reply_id, "Hel")  # as the text grows
-    store.finish_reply(owner_id, reply_id, status="complete", text="Hello!")
+    started = store.start_turn(NewTurn(owner_id, None, "Hi", "gadget", model))
+    store.checkpoint_reply(owner_id, started.reply_id, "Hel")  # as the text grows
+    store.finish_reply(owner_id, started.reply_id, reply)      # its final state
 
 Rules every method keeps:
 
@@ -15,7 +14,10 @@ Rules every method keeps:
   caller answers 404 either way).
 - Conversations and messages are named by random public ids (uuid4 hex), never by row number.
 - Methods return frozen records (`assistant.store.records`); no session outlives a call.
-- Each call is one transaction, retried whole on lock contention (see `database`).
+- Each call is one transaction, retried whole on lock contention (see `database`, which also
+  holds the dialect policy: SQLite writers queue on one lock, follow-up turns commit in groups).
+- Nothing is deleted to make room for a new version: a regenerated reply or an edited message
+  is a sibling of the one it replaces (see `models`), shown instead of it.
 
 Module map: `database` (engine, pragmas, transactions, migrations), `models` (schema),
 `records` (what callers get), `messages` (the chat write path), `conversations` (history reads,
@@ -26,9 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.reply import Reply
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
 from assistant.store.database import Clock, Database, StoreBusyError, StoreError, utc_now
@@ -38,17 +39,18 @@ from assistant.store.records import (
     ConversationNotFoundError,
     CustomRole,
     FeedbackValue,
-    FinalStatus,
     ImageLike,
     ImageRef,
     Message,
     MessageNotFoundError,
+    NewTurn,
     NotFoundError,
     RoleDraft,
     RoleInputError,
     RoleNotFoundError,
     SearchHit,
     Sentiment,
+    StartedTurn,
     User,
 )
 from assistant.store.users import AccountStore, prune_images
@@ -89,123 +91,106 @@ class Store:
 
     # -- the chat write path -------------------------------------------------------------
 
-    def add_user_message(
-        self,
-        owner_id: int,
-        conversation_id: str | None,
-        text: str,
-        images: Sequence[ImageLike],
-        role_id: str,
-        model: str,
-        sentiment: Sentiment | None = None,
-    ) -> tuple[str, Message]:
-        """Commit the user's message (and images, and its scores when known); creates the
-        conversation when id is None."""
-        return self._db.write(
-            lambda s: messages.add_user_message(
-                s,
-                self._db.now(),
-                owner_id,
-                conversation_id,
-                text,
-                images,
-                role_id,
-                model,
-                sentiment,
-            )
+    def start_turn(self, turn: NewTurn) -> StartedTurn:
+        """Commit the user's message (its images, its scores) and the empty "streaming" reply
+        row that will answer it, in one transaction, before any model is called.
+
+        A text message in a stored conversation (the common case) is committed together with
+        the others queued at the same moment on SQLite (see `database`)."""
+        if turn.conversation_id is None or turn.images:
+            return self._db.write(lambda s: messages.start_turn(s, self._db.now(), turn))
+        return self._db.write_grouped(
+            "start_turn", turn, lambda s, batch: messages.start_turns(s, self._db.now(), batch)
         )
 
-    def start_reply(self, owner_id: int, conversation_id: str, model: str) -> str:
-        """Commit an empty assistant message with status "streaming"; returns its id."""
-        return self._db.write(
-            lambda s: messages.start_reply(s, self._db.now(), owner_id, conversation_id, model)
-        )
-
-    def start_turn(
-        self,
-        owner_id: int,
-        conversation_id: str | None,
-        text: str,
-        images: Sequence[ImageLike],
-        role_id: str,
-        model: str,
-        sentiment: Sentiment | None = None,
-    ) -> tuple[str, Message, str]:
-        """`add_user_message` and `start_reply` in one transaction (one commit, not two, before
-        the model is called): returns the conversation id, the user's message and the reply id.
-        """
-        return self._db.write(
-            lambda s: messages.start_turn(
-                s,
-                self._db.now(),
-                owner_id,
-                conversation_id,
-                text,
-                images,
-                role_id,
-                model,
-                sentiment,
-            )
-        )
-
-    def start_turns(
-        self, turns: Sequence[messages.NextTurn]
-    ) -> list[messages.TurnResult | AssistantError]:
-        """Many `start_turn`s of text messages in stored conversations, in one transaction
-        (see `assistant.turns`); each gets its result, or the error that stopped it alone."""
-        return self._db.write(lambda s: messages.next_turns(s, self._db.now(), turns))
-
-    def checkpoint_reply(
-        self, owner_id: int, message_id: str, text: str, reasoning: str = ""
-    ) -> bool:
-        """Save the reply so far. False, writing nothing, once the reply is final."""
-        return self._db.write(
-            lambda s: messages.checkpoint_reply(
-                s, self._db.now(), owner_id, message_id, text, reasoning
-            )
-        )
-
-    def finish_reply(
+    def revise_turn(
         self,
         owner_id: int,
         message_id: str,
         *,
-        status: FinalStatus,
-        text: str,
-        reasoning: str = "",
-        error: str | None = None,
-        model: str | None = None,
-        requested_model: str | None = None,
-        prompt_tokens: int | None = None,
-        completion_tokens: int | None = None,
-        cost: float | None = None,
+        text: str | None,
+        role_id: str,
+        model: str,
         sentiment: Sentiment | None = None,
-    ) -> None:
-        """Finalise a reply as complete, stopped or error (`error` is the user's sentence),
-        with its scores when given, in the same write."""
-        values: dict[str, Any] = {
-            **messages.sentiment_columns(sentiment),
-            "status": status,
-            "text": text,
-            "reasoning": reasoning,
-            "error": error,
-            "model": model,
-            "requested_model": requested_model,
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "cost": cost,
-        }
-        self._db.write(
-            lambda s: messages.finish_reply(s, self._db.now(), owner_id, message_id, dict(values))
+    ) -> StartedTurn:
+        """A new version of a turn, in one transaction; the earlier version stays stored.
+
+        `text` None regenerates the reply `message_id` names (or the reply to the user message
+        it names); with `text`, the user message `message_id` is edited: the edited copy and a
+        new empty reply become the branch the conversation shows."""
+        return self._db.write(
+            lambda s: messages.revise_turn(
+                s, self._db.now(), owner_id, message_id, text, role_id, model, sentiment
+            )
         )
 
-    def recover_stale_replies(self, older_than: timedelta) -> int:
-        """Mark "streaming" replies not checkpointed for `older_than` as interrupted (error).
-
-        For start-up and periodic upkeep: their writer has died. The partial text is kept.
-        """
+    def resume_reply(self, owner_id: int, reply_id: str) -> Reply:
+        """Mark the conversation's last reply, stopped or cut at the length limit, as streaming
+        again so it can be continued; returns it as it was stored."""
         return self._db.write(
-            lambda s: messages.recover_stale_replies(s, self._db.now(), older_than)
+            lambda s: messages.resume_reply(s, self._db.now(), owner_id, reply_id)
+        )
+
+    def select_version(self, owner_id: int, message_id: str) -> str:
+        """Show the branch through this version of a turn; returns the conversation's id."""
+        return self._db.write(lambda s: messages.select_version(s, owner_id, message_id))
+
+    def checkpoint_reply(
+        self, owner_id: int, message_id: str, text: str, reasoning: str = "", *, wait: bool = True
+    ) -> bool:
+        """Save the reply so far; False, writing nothing, once the reply is final or (with
+        `wait=False`) when another write of this process holds the database."""
+        work = lambda s: messages.checkpoint_reply(  # noqa: E731
+            s, self._db.now(), owner_id, message_id, text, reasoning
+        )
+        if wait:
+            return self._db.write(work)
+        written, result = self._db.try_write(work)
+        return bool(written and result)
+
+    def finish_reply(
+        self, owner_id: int, message_id: str, reply: Reply, sentiment: Sentiment | None = None
+    ) -> None:
+        """Store the reply's final state (complete, stopped or error) with every field the live
+        view showed, and its scores, in one write."""
+        if not reply.done:
+            raise ValueError("a reply is finished as complete, stopped or error, not streaming")
+        self._db.write(
+            lambda s: messages.finish_reply(
+                s, self._db.now(), owner_id, message_id, reply, sentiment
+            )
+        )
+
+    def touch_replies(self, replies: Sequence[tuple[int, str]]) -> int:
+        """Heartbeat of replies this process is producing, as (owner id, reply id) pairs."""
+        return self._db.write(lambda s: messages.touch_replies(s, self._db.now(), replies))
+
+    def reply_context(
+        self, owner_id: int, reply_id: str, *, through_reply: bool = False
+    ) -> list[Message]:
+        """The messages a reply answers, oldest first (and the reply, `through_reply`)."""
+        return self._db.read(
+            lambda s: conversations.reply_context(s, owner_id, reply_id, through_reply)
+        )
+
+    def recover_stale_replies(
+        self,
+        older_than: timedelta,
+        *,
+        owner_id: int | None = None,
+        conversation_id: str | None = None,
+    ) -> int:
+        """Mark "streaming" replies not checkpointed for `older_than` as interrupted (error):
+        their writer has died. The partial text is kept. All of them, or those of one
+        owner's conversation."""
+        return self._db.write(
+            lambda s: messages.recover_stale_replies(
+                s,
+                self._db.now(),
+                older_than,
+                owner_id=owner_id,
+                conversation_id=conversation_id,
+            )
         )
 
     def set_feedback(
@@ -214,13 +199,6 @@ class Store:
         """Thumbs up or down on a message (None clears it); one per user and message."""
         self._db.write(
             lambda s: messages.set_feedback(s, self._db.now(), owner_id, message_id, value, comment)
-        )
-
-    def update_sentiment(
-        self, owner_id: int, message_id: str, compound: float, pos: float, neu: float, neg: float
-    ) -> None:
-        self._db.write(
-            lambda s: messages.update_sentiment(s, owner_id, message_id, (compound, pos, neu, neg))
         )
 
     # -- history ----------------------------------------------------------------------------
@@ -259,11 +237,6 @@ class Store:
         self._db.write(lambda s: conversations.delete_conversation(s, owner_id, conversation_id))
         prune_images(self._db)
 
-    def delete_message(self, owner_id: int, message_id: str) -> None:
-        """Delete one message, as regenerate and edit-and-resend replace the last turn."""
-        self._db.write(lambda s: messages.delete_message(s, owner_id, message_id))
-        prune_images(self._db)
-
     def search(self, owner_id: int, query: str, *, limit: int = 50) -> list[SearchHit]:
         """Case-insensitive substring search over the owner's messages, newest first."""
         return self._db.read(lambda s: conversations.search(s, owner_id, query, limit))
@@ -271,13 +244,6 @@ class Store:
     def image_bytes(self, owner_id: int, sha256: str) -> tuple[bytes, str] | None:
         """The bytes and MIME type of an image one of the owner's messages carries."""
         return self._db.read(lambda s: conversations.image_bytes(s, owner_id, sha256))
-
-    def message_images(self, owner_id: int, message_id: str) -> tuple[ImageRef, ...]:
-        return self._db.read(
-            lambda s: conversations.message_images(
-                s, owner_id, messages.owned_message_id(s, owner_id, message_id)
-            )
-        )
 
     # -- exports ----------------------------------------------------------------------------
 
@@ -318,17 +284,18 @@ __all__ = [
     "ConversationNotFoundError",
     "CustomRole",
     "FeedbackValue",
-    "FinalStatus",
     "ImageLike",
     "ImageRef",
     "Message",
     "MessageNotFoundError",
+    "NewTurn",
     "NotFoundError",
     "RoleDraft",
     "RoleInputError",
     "RoleNotFoundError",
     "SearchHit",
     "Sentiment",
+    "StartedTurn",
     "Store",
     "StoreBusyError",
     "StoreError",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from assistant.reply import ReplyStatus
 from assistant.store import models as m
 from assistant.store.records import (
     Conversation,
@@ -81,8 +83,11 @@ _MESSAGE_COLUMNS = (
     m.Message.updated_at,
     m.Message.reasoning,
     m.Message.error,
+    m.Message.error_kind,
     m.Message.model,
     m.Message.requested_model,
+    m.Message.model_reason,
+    m.Message.finish_reason,
     m.Message.prompt_tokens,
     m.Message.completion_tokens,
     m.Message.cost,
@@ -94,7 +99,11 @@ _MESSAGE_COLUMNS = (
 
 
 def _message_from_row(
-    row: Sequence[Any], conversation_id: str, images: tuple[ImageRef, ...], feedback: Any
+    row: Sequence[Any],
+    conversation_id: str,
+    images: tuple[ImageRef, ...],
+    feedback: Any,
+    parent_id: str | None = None,
 ) -> Message:
     """`row` holds `_MESSAGE_COLUMNS` in order; role, status and feedback values are the ones
     the schema's CHECK constraints allow."""
@@ -107,8 +116,11 @@ def _message_from_row(
         updated_at,
         reasoning,
         error,
+        error_kind,
         model,
         requested_model,
+        model_reason,
+        finish_reason,
         prompt_tokens,
         completion_tokens,
         cost,
@@ -122,13 +134,17 @@ def _message_from_row(
         conversation_id=conversation_id,
         role=role,
         text=text,
-        status=status,
+        status=ReplyStatus(status),
         created_at=created_at,
         updated_at=updated_at,
+        parent_id=parent_id,
         reasoning=reasoning,
         error=error,
+        error_kind=error_kind,
         model=model,
         requested_model=requested_model,
+        model_reason=model_reason,
+        finish_reason=finish_reason,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost=cost,
@@ -146,10 +162,11 @@ def message_record(
     *,
     images: tuple[ImageRef, ...] = (),
     feedback: FeedbackValue | None = None,
+    parent_id: str | None = None,
 ) -> Message:
     """The record of a message the session already holds as a mapped object."""
     values = tuple(getattr(row, column.key) for column in _MESSAGE_COLUMNS)
-    return _message_from_row(values, conversation_id, images, feedback)
+    return _message_from_row(values, conversation_id, images, feedback, parent_id)
 
 
 def owned_conversation(session: Session, owner_id: int, conversation_id: str) -> m.Conversation:
@@ -214,29 +231,100 @@ def _image_refs(
     return {pk: tuple(refs) for pk, refs in found.items()}
 
 
-def _messages(session: Session, owner_id: int, where: Sequence[Any]) -> list[Message]:
+_Parent = aliased(m.Message)
+
+
+def _keyed_messages(
+    session: Session, owner_id: int, where: Sequence[Any]
+) -> list[tuple[int, int | None, Message]]:
+    """(key, parent key, record) of the owner's messages `where` selects, oldest first."""
     statement = (
-        select(m.Message.id, m.Conversation.public_id, m.Feedback.value, *_MESSAGE_COLUMNS)
+        select(
+            m.Message.id,
+            m.Message.parent_id,
+            _Parent.public_id,
+            m.Conversation.public_id,
+            m.Feedback.value,
+            *_MESSAGE_COLUMNS,
+        )
         .select_from(m.Message)
+        .outerjoin(_Parent, _Parent.id == m.Message.parent_id)
         .outerjoin(
             m.Feedback,
             (m.Feedback.message_id == m.Message.id) & (m.Feedback.owner_id == owner_id),
         )
         .order_by(m.Message.conversation_id, m.Message.id)
     )
-    # Each row: the message's key, its conversation's public id, feedback, `_MESSAGE_COLUMNS`.
+    # Each row: key, parent key, parent's public id, conversation's public id, feedback, then
+    # `_MESSAGE_COLUMNS`.
     rows = session.execute(_scoped(statement, owner_id, where)).all()
     images = _image_refs(session, owner_id, where) if rows else {}
     no_images: tuple[ImageRef, ...] = ()
     return [
-        _message_from_row(row[3:], row[1], images.get(row[0], no_images), row[2]) for row in rows
+        (
+            row[0],
+            row[1],
+            _message_from_row(row[5:], row[3], images.get(row[0], no_images), row[4], row[2]),
+        )
+        for row in rows
     ]
+
+
+def _messages(session: Session, owner_id: int, where: Sequence[Any]) -> list[Message]:
+    return [message for _, _, message in _keyed_messages(session, owner_id, where)]
+
+
+def _branches(
+    keyed: Sequence[tuple[int, int | None, Message]], head: int | None
+) -> tuple[list[Message], dict[str, tuple[str, ...]], list[Message]]:
+    """(the path from the root to `head`, versions of its turns, the messages off the path)."""
+    by_key = {key: (parent, message) for key, parent, message in keyed}
+    if head not in by_key:  # no head recorded: the newest message ends the shown branch
+        head = keyed[-1][0] if keyed else None
+    path_keys: list[int] = []
+    key = head
+    while key is not None and key in by_key:
+        path_keys.append(key)
+        key = by_key[key][0]
+    path_keys.reverse()
+    siblings: dict[int | None, list[str]] = defaultdict(list)
+    for _, parent, message in keyed:
+        siblings[parent].append(message.id)
+    versions: dict[str, tuple[str, ...]] = {}
+    for key in path_keys:
+        parent, message = by_key[key]
+        same_turn = siblings[parent]
+        if len(same_turn) > 1:
+            versions[message.id] = tuple(same_turn)
+    on_path = set(path_keys)
+    path = [by_key[key][1] for key in path_keys]
+    earlier = [replace(message, superseded=True) for key, _, message in keyed if key not in on_path]
+    return path, versions, earlier
 
 
 def get_conversation(session: Session, owner_id: int, conversation_id: str) -> ConversationDetail:
     row = owned_conversation(session, owner_id, conversation_id)
-    messages = _messages(session, owner_id, [m.Message.conversation_id == row.id])
-    return ConversationDetail(conversation_record(row), tuple(messages))
+    keyed = _keyed_messages(session, owner_id, [m.Message.conversation_id == row.id])
+    path, versions, earlier = _branches(keyed, row.head_id)
+    return ConversationDetail(conversation_record(row), tuple(path), versions, tuple(earlier))
+
+
+def reply_context(
+    session: Session, owner_id: int, reply_id: str, through_reply: bool
+) -> list[Message]:
+    """The branch a reply answers: from the first message to the one it follows (to the reply
+    itself with `through_reply`), oldest first."""
+    found = session.execute(
+        select(m.Message.id, m.Message.conversation_id, m.Message.parent_id).where(
+            m.Message.public_id == reply_id, m.Message.owner_id == owner_id
+        )
+    ).first()
+    if found is None:
+        raise MessageNotFoundError()
+    reply_pk, conversation_pk, parent_pk = found
+    keyed = _keyed_messages(session, owner_id, [m.Message.conversation_id == conversation_pk])
+    path, _, _ = _branches(keyed, reply_pk if through_reply else parent_pk)
+    return path
 
 
 def get_message(session: Session, owner_id: int, message_id: str) -> Message:
@@ -247,16 +335,21 @@ def get_message(session: Session, owner_id: int, message_id: str) -> Message:
 
 
 def all_messages(session: Session, owner_id: int) -> list[tuple[Conversation, Message]]:
-    conversations = {
-        row.public_id: conversation_record(row)
-        for row in session.execute(
-            select(m.Conversation).where(m.Conversation.owner_id == owner_id)
-        ).scalars()
-    }
-    return [
-        (conversations[message.conversation_id], message)
-        for message in _messages(session, owner_id, [])
-    ]
+    """Every message of the owner, conversation by conversation, each conversation's shown
+    branch first and its earlier versions (marked `superseded`) after it."""
+    rows = session.execute(
+        select(m.Conversation).where(m.Conversation.owner_id == owner_id)
+    ).scalars()
+    conversations = {row.public_id: (conversation_record(row), row.head_id) for row in rows}
+    by_conversation: dict[str, list[tuple[int, int | None, Message]]] = defaultdict(list)
+    for keyed in _keyed_messages(session, owner_id, []):
+        by_conversation[keyed[2].conversation_id].append(keyed)
+    out: list[tuple[Conversation, Message]] = []
+    for conversation_id, keyed_messages in by_conversation.items():
+        conversation, head = conversations[conversation_id]
+        path, _, earlier = _branches(keyed_messages, head)
+        out.extend((conversation, message) for message in (*path, *earlier))
+    return out
 
 
 def set_title(
@@ -373,6 +466,7 @@ __all__ = [
     "message_images",
     "message_record",
     "owned_conversation",
+    "reply_context",
     "search",
     "set_title",
     "title_from_text",

@@ -16,6 +16,16 @@ SQLite is opened the way a multi-user web process needs it:
 pysqlite's own transaction handling is switched off (`isolation_level = None`) so that
 SQLAlchemy's "begin" event can emit the BEGIN we choose.
 
+Writers in this process queue on one Python lock per SQLite database (the write gate). SQLite
+has one writer at a time, and a writer that finds the file locked sleeps in its busy handler
+(1, 2, 5 ... up to 100 ms) instead of being woken when the lock is free: with a hundred
+sessions writing, new turns waited seconds behind other writes while the lock sat idle. Queued
+on a Python lock, each writer starts the moment the previous one commits. `try_write` skips
+instead of queueing (a reply's checkpoint tries again a moment later, so a busy database never
+delays the tokens), and `write_grouped` commits writes queued at the same moment in one
+transaction (group commit: whoever takes the gate writes everything queued by then). On
+PostgreSQL, writers to different rows proceed at once: there is no gate and no grouping.
+
 PostgreSQL runs at READ COMMITTED; the store locks rows in a fixed order (conversation before
 its messages), and a serialization failure or deadlock (SQLSTATE 40001/40P01) retries the whole
 transaction, as does a SQLite lock that outlasted the busy timeout. Retries are bounded; what is
@@ -24,14 +34,16 @@ left is reported as `StoreBusyError`, a sentence, never the driver's "database i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -45,6 +57,7 @@ from assistant.errors import AssistantError, ConfigurationError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 Clock = Callable[[], datetime]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -127,12 +140,60 @@ class Database:
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL.")
         self.engine: Engine = engine
         self._write_engine = engine.execution_options(**{_WRITE: True})
+        self._gate: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self._groups: dict[str, _Group[Any, Any]] = {}
+        self._groups_lock = threading.Lock()
 
     def read(self, work: Callable[[Session], T]) -> T:
         return self._run(work, self.engine)
 
     def write(self, work: Callable[[Session], T]) -> T:
-        return self._run(work, self._write_engine)
+        with self._gated():
+            return self._run(work, self._write_engine)
+
+    def try_write(self, work: Callable[[Session], T]) -> tuple[bool, T | None]:
+        """Write now unless another writer of this process holds the gate: (written, result)."""
+        if self._gate is not None and not self._gate.acquire(blocking=False):
+            return False, None
+        try:
+            return True, self._run(work, self._write_engine)
+        finally:
+            if self._gate is not None:
+                self._gate.release()
+
+    def write_grouped(
+        self,
+        group: str,
+        item: Item,
+        work: Callable[[Session, Sequence[Item]], Sequence[T | AssistantError]],
+    ) -> T:
+        """Write `item` with every other item of `group` queued when the gate comes free.
+
+        `work` writes a batch in one transaction and returns one outcome per item: its result,
+        or the error that stopped it alone (the others are still written).
+        """
+        if self._gate is None:
+            (outcome,) = self.write(lambda session: work(session, [item]))
+        else:
+            outcome = self._group(group).write(item, work, self)
+        if isinstance(outcome, AssistantError):
+            raise outcome
+        return outcome
+
+    def _group(self, name: str) -> _Group[Any, Any]:
+        with self._groups_lock:
+            found = self._groups.get(name)
+            if found is None:
+                found = self._groups[name] = _Group()
+            return found
+
+    @contextlib.contextmanager
+    def _gated(self) -> Iterator[None]:
+        if self._gate is None:
+            yield
+            return
+        with self._gate:
+            yield
 
     def _run(self, work: Callable[[Session], T], bind: Engine) -> T:
         """Run `work` in one transaction, retrying it whole on lock contention."""
@@ -168,6 +229,41 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class _Group(Generic[Item, T]):
+    """Items queued for one group commit, and what became of each (see `write_grouped`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[Item] = []
+        self.outcomes: dict[int, T | AssistantError] = {}  # id(item) -> outcome
+
+    def write(
+        self,
+        item: Item,
+        work: Callable[[Session, Sequence[Item]], Sequence[T | AssistantError]],
+        db: Database,
+    ) -> T | AssistantError:
+        with self.lock:
+            self.items.append(item)
+        with db._gated():
+            with self.lock:
+                batch, self.items = self.items, []
+            if batch:
+                outcomes: Sequence[T | AssistantError]
+                try:
+                    outcomes = db._run(lambda s: work(s, batch), db._write_engine)
+                except AssistantError as exc:
+                    outcomes = [exc] * len(batch)
+                except Exception as exc:  # a bug must not leave the other writers without answer
+                    log.exception("writing a group of %d failed", len(batch))
+                    outcomes = [StoreError(detail=repr(exc))] * len(batch)
+                with self.lock:
+                    for queued, outcome in zip(batch, outcomes, strict=True):
+                        self.outcomes[id(queued)] = outcome
+            with self.lock:
+                return self.outcomes.pop(id(item))
 
 
 def _use_wal(cursor: Any, busy_timeout: float) -> None:

@@ -1,6 +1,8 @@
 """Exports of a user's own history: a conversation as Markdown or JSON, everything as CSV.
 
-These are pure functions of records the store already scoped to the owner. The CSV guards
+These are pure functions of records the store already scoped to the owner. Earlier versions of
+a turn (a regenerated reply, an edited message and what followed it) are exported too, marked:
+after the conversation as shown in Markdown and JSON, flagged in the CSV. The CSV guards
 against formula injection: a spreadsheet runs a cell that starts with = + - @ (or a tab or
 carriage return) as a formula, so such cells get a leading apostrophe, which spreadsheets show
 as text. The JSON and Markdown keep text exactly as written.
@@ -29,6 +31,7 @@ CSV_COLUMNS = (
     "model",
     "text",
     "error",
+    "earlier_version",
 )
 
 
@@ -52,30 +55,44 @@ def _status_note(message: Message) -> str:
     return ""
 
 
-def to_markdown(detail: ConversationDetail) -> str:
-    conversation = detail.conversation
-    parts = [f"# {conversation.title}", "", f"*{_time(conversation.created_at)}*", ""]
-    for message in detail.messages:
-        parts.append(f"## {_speaker(message)} · {_time(message.created_at)}")
+def _markdown_messages(messages: Iterable[Message], level: str) -> list[str]:
+    parts: list[str] = []
+    for message in messages:
+        parts.append(f"{level} {_speaker(message)} · {_time(message.created_at)}")
         parts.append("")
         parts.append(message.text + _status_note(message))
         for image in message.images:
             parts.append("")
             parts.append(f"*[image {image.width}×{image.height} {image.mime}, {image.sha256}]*")
         parts.append("")
+    return parts
+
+
+def to_markdown(detail: ConversationDetail) -> str:
+    conversation = detail.conversation
+    parts = [f"# {conversation.title}", "", f"*{_time(conversation.created_at)}*", ""]
+    parts += _markdown_messages(detail.messages, "##")
+    if detail.earlier:
+        parts += ["## Earlier versions", ""]
+        parts += ["*Replaced by a regenerated reply or an edited message.*", ""]
+        parts += _markdown_messages(detail.earlier, "###")
     return "\n".join(parts)
 
 
 def _message_dict(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
+        "parent_id": message.parent_id,
         "role": message.role,
         "text": message.text,
         "reasoning": message.reasoning,
         "status": message.status,
         "error": message.error,
+        "error_kind": message.error_kind,
         "model": message.model,
         "requested_model": message.requested_model,
+        "model_reason": message.model_reason,
+        "finish_reason": message.finish_reason,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
         "cost": message.cost,
@@ -99,6 +116,7 @@ def to_json(detail: ConversationDetail) -> str:
         "created_at": _time(conversation.created_at),
         "updated_at": _time(conversation.updated_at),
         "messages": [_message_dict(message) for message in detail.messages],
+        "earlier_versions": [_message_dict(message) for message in detail.earlier],
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
 
@@ -125,6 +143,7 @@ def to_csv(rows: Iterable[tuple[Conversation, Message]]) -> str:
                 message.model,
                 message.text,
                 message.error,
+                "yes" if message.superseded else "no",
             )
         )
     return out.getvalue()

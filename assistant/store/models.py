@@ -9,6 +9,12 @@ Design choices that are not obvious from the columns:
   message is scoped by `WHERE owner_id = :owner` in the statement itself, without a join.
 - Image bytes are stored once per sha256, but access goes through `message_images`, which has
   its own `owner_id`: two users sending the same picture share storage, never access.
+- A conversation is a tree: every message names its parent (the message it answers or
+  follows; None for the first). Regenerating a reply or editing a message adds a sibling, so
+  earlier versions are kept, never deleted. `conversations.head_id` is the newest message of
+  the branch being shown; the transcript is the path from it up to the root. It is a plain
+  integer, not a foreign key: a foreign key each way between two tables would make every
+  insert order and every cascade ambiguous.
 - Deletes cascade in the database (`ON DELETE CASCADE`), so removing an account or a
   conversation is one statement and cannot leave rows behind. Images are the exception
   (`RESTRICT` from the link table): an image is pruned only once nothing links to it.
@@ -179,6 +185,8 @@ class Conversation(Base):
     title_source: Mapped[str] = mapped_column(String(16))
     role_id: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(200))
+    #: The message the transcript ends with (the key of a message of this conversation).
+    head_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -190,11 +198,14 @@ class Message(Base):
         CheckConstraint("status IN ('streaming', 'complete', 'stopped', 'error')", name="status"),
         Index("ix_messages_conversation_order", "conversation_id", "id"),
         Index("ix_messages_status_updated", "status", "updated_at"),
+        Index("ix_messages_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    #: The message this one follows; None for the first. Siblings are versions of one turn.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     owner_id: Mapped[int] = _owner()
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(UserText)
@@ -204,6 +215,12 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(UserText)
     model: Mapped[str | None] = mapped_column(String(200))
     requested_model: Mapped[str | None] = mapped_column(String(200))
+    #: Why another model answered: "" (the one asked), "vision" or "fallback".
+    model_reason: Mapped[str | None] = mapped_column(String(16))
+    #: The provider's finish reason of a complete reply: "stop", "length", "content_filter"...
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    #: The error's class name when status is "error" (which sentence family the user read).
+    error_kind: Mapped[str | None] = mapped_column(String(64))
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Float)

@@ -7,16 +7,15 @@ never comes from a browser (it is looked up from a session token) and stays an i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
 from assistant.errors import AssistantError, InputError
+from assistant.reply import ReplyStatus
 
 MessageRole = Literal["user", "assistant"]
-ReplyStatus = Literal["streaming", "complete", "stopped", "error"]
-FinalStatus = Literal["complete", "stopped", "error"]
 FeedbackValue = Literal["up", "down"]
 
 
@@ -99,16 +98,23 @@ class Message:
     status: ReplyStatus
     created_at: datetime
     updated_at: datetime
+    #: The message this one follows (None for the first); siblings are versions of one turn.
+    parent_id: str | None = None
     reasoning: str = ""
     error: str | None = None
+    error_kind: str | None = None
     model: str | None = None
     requested_model: str | None = None
+    model_reason: str | None = None
+    finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None
     sentiment: Sentiment | None = None
     images: tuple[ImageRef, ...] = ()
     feedback: FeedbackValue | None = None
+    #: An earlier version of its turn: not on the branch the conversation shows.
+    superseded: bool = False
 
     @property
     def is_streaming(self) -> bool:
@@ -129,8 +135,51 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class ConversationDetail:
+    """A conversation as shown: the branch ending at its head, oldest first.
+
+    `versions` names, for each shown message that has siblings, every version of that turn
+    (its own id included) oldest first; `earlier` holds the messages of the branches not
+    shown (earlier versions), oldest first, for exports and charts.
+    """
+
     conversation: Conversation
     messages: tuple[Message, ...]
+    versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    earlier: tuple[Message, ...] = ()
+
+    def version_of(self, message_id: str) -> tuple[int, int]:
+        """(1-based position, count) of a shown message among its turn's versions."""
+        siblings = self.versions.get(message_id)
+        if not siblings:
+            return 1, 1
+        return siblings.index(message_id) + 1, len(siblings)
+
+
+@dataclass(frozen=True, slots=True)
+class NewTurn:
+    """A user's message to store with the empty reply row that will answer it.
+
+    `conversation_id` None starts a conversation. The message follows the conversation's head
+    (the end of the branch shown).
+    """
+
+    owner_id: int
+    conversation_id: str | None
+    text: str
+    role_id: str
+    model: str
+    images: Sequence[ImageLike] = ()
+    sentiment: Sentiment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedTurn:
+    """What `Store.start_turn` and `Store.revise_turn` committed."""
+
+    conversation_id: str
+    #: The user's message: the new one, or for a regenerated reply the one it answers.
+    message: Message
+    reply_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +228,18 @@ __all__ = [
     "ConversationNotFoundError",
     "CustomRole",
     "FeedbackValue",
-    "FinalStatus",
     "ImageLike",
     "ImageRef",
     "Message",
     "MessageNotFoundError",
     "MessageRole",
+    "NewTurn",
     "NotFoundError",
-    "ReplyStatus",
     "RoleDraft",
     "RoleInputError",
     "RoleNotFoundError",
     "SearchHit",
     "Sentiment",
+    "StartedTurn",
     "User",
 ]

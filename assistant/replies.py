@@ -1,0 +1,364 @@
+"""Replies that live on the server: one task per reply, apart from whoever watches it.
+
+A reply used to be produced inside the Streamlit script run that drew it, so anything that
+reran the script (a click, a refresh, a page switch) ended it. Here a reply is a `ReplyTask`:
+a thread owned by the process calls the model, applies the events to a `Reply`, checkpoints it
+through its `ReplyKeeper` (the store, for the app and the API) and finalises it however it
+ends. Any number of watchers (a page run, a second tab, an API stream, the terminal client)
+read snapshots and wait for changes; a watcher that goes away changes nothing. Only `stop()`
+ends a reply early, or, when `unwatched_after` is set, nobody watching it for that long.
+
+Replies of one conversation run one after the other: a message typed while a reply streams is
+stored at once, and its reply starts when the earlier ones have ended (its context is then read
+from the store, so it includes them).
+
+One heartbeat thread per `Replies` touches the rows of every running or queued reply every few
+seconds in one statement, so that `Store.recover_stale_replies` can tell a reply whose process
+died (no heartbeat) from one that is waiting for a slow first token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.cancellation import Cancellation
+from assistant.chat import Assistant
+from assistant.context import ChatTurn
+from assistant.errors import AssistantError, UnexpectedError
+from assistant.events import Failed, ReasoningDelta, TextDelta, close_events
+from assistant.reply import Reply
+from assistant.roles import Role
+
+log = logging.getLogger(__name__)
+
+#: Seconds between checkpoints of a growing reply: at most this much is lost to a crash.
+CHECKPOINT_EVERY = 1.0
+#: Seconds between heartbeats of running replies; three missed ones make a reply stale.
+HEARTBEAT_EVERY = 5.0
+
+
+class ReplyKeeper(Protocol):
+    """Where a reply is kept while it streams and once it has ended."""
+
+    def checkpoint(self, reply: Reply) -> bool:
+        """Save the text so far if that can be done without waiting; True when saved."""
+        ...
+
+    def finish(self, reply: Reply) -> None:
+        """Save the final state (the reply is done)."""
+        ...
+
+    def heartbeat_ids(self) -> tuple[int, str] | None:
+        """(owner id, reply id) whose row the heartbeat keeps fresh, or None."""
+        ...
+
+
+class Heart(Protocol):
+    """Touches the rows of live replies in one write (`Store.touch_replies`)."""
+
+    def touch_replies(self, replies: Sequence[tuple[int, str]]) -> int: ...
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """What one reply answers, and where it is kept."""
+
+    owner_id: int
+    conversation_id: str
+    reply_id: str
+    role: Role
+    model: str
+    #: The conversation as the model sees it, ending with the message to answer (or, when
+    #: continuing, with the reply so far). None: `load_history` reads it when the reply starts.
+    history: tuple[ChatTurn, ...] | None = None
+    load_history: Callable[[], Sequence[ChatTurn]] | None = None
+    keeper: ReplyKeeper | None = None
+    #: Continuing a stopped or cut reply: its state so far (new text is appended).
+    resumed: Reply | None = None
+
+
+class ReplyTask:
+    """One reply being produced on its own thread; watch it with `snapshot` and `wait`."""
+
+    def __init__(self, job: ReplyJob, replies: Replies, after: ReplyTask | None) -> None:
+        self.job = job
+        self._replies = replies
+        self._after = after  # the earlier reply of the conversation this one waits for
+        self._cond = threading.Condition()
+        self._reply = (
+            job.resumed.copy() if job.resumed is not None else Reply(requested_model=job.model)
+        )
+        if job.resumed is not None:
+            self._reply.resume()
+        self._version = 0
+        self._done = False
+        self.cancel = Cancellation()
+        self.started_at = time.monotonic()
+        self.last_watched = self.started_at
+        self._thread = threading.Thread(target=self._run, name="reply", daemon=True)
+
+    @property
+    def reply_id(self) -> str:
+        return self.job.reply_id
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def queued(self) -> bool:
+        """Waiting for an earlier reply of the conversation to end."""
+        after = self._after
+        return after is not None and not after.done
+
+    def snapshot(self) -> tuple[int, Reply]:
+        """(version, a copy of the reply as it stands); the version grows with every change."""
+        with self._cond:
+            self.last_watched = time.monotonic()
+            return self._version, self._reply.copy()
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Block until the version passes `seen` (or the task ends, or `timeout` passes)."""
+        with self._cond:
+            self.last_watched = time.monotonic()
+            if self._version == seen and not self._done:
+                self._cond.wait(timeout)
+            return self._version
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the reply to end and be kept; True when it has."""
+        self._thread.join(timeout)
+        return self._done
+
+    def stop(self) -> None:
+        """End the reply now: the connection to the model closes, what arrived is kept."""
+        self.cancel.cancel()
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- the task's thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._wait_turn()
+            if not self.cancel.cancelled:
+                self._stream()
+        except Exception as exc:  # a bug must still end the reply with a sentence
+            log.exception("reply %s failed unexpectedly", self.reply_id)
+            error = UnexpectedError(detail=repr(exc))
+            self._change(lambda reply: _fail(reply, error))
+        finally:
+            self._change(lambda reply: reply.stop())  # a no-op unless it was cut short
+            self._keep()
+            with self._cond:
+                self._done = True
+                self._version += 1
+                self._cond.notify_all()
+            self._replies._finished(self)
+
+    def _wait_turn(self) -> None:
+        after = self._after
+        while after is not None and not after.done and not self.cancel.cancelled:
+            with self._cond:
+                self._cond.wait(0.25)
+        self._after = None
+
+    def _stream(self) -> None:
+        job = self.job
+        history = job.history
+        if history is None:
+            if job.load_history is None:
+                raise ValueError("a reply job needs its history or a way to read it")
+            history = tuple(job.load_history())
+        events = self._replies.assistant.stream_reply(
+            job.role, history, model=job.model, cancel=self.cancel
+        )
+        keeper = job.keeper
+        every = self._replies.checkpoint_every
+        last_checkpoint = time.monotonic()
+        try:
+            for event in events:
+                self._change(lambda reply, e=event: reply.apply(e))  # type: ignore[misc]
+                if keeper is not None and isinstance(event, (TextDelta, ReasoningDelta)):
+                    now = time.monotonic()
+                    if now - last_checkpoint >= every:
+                        _, reply = self.snapshot()
+                        if _safely(keeper.checkpoint, reply):
+                            last_checkpoint = now
+        finally:
+            close_events(events)  # hangs up: generation and billing stop
+
+    def _change(self, change: Callable[[Reply], object]) -> None:
+        with self._cond:
+            before = self._reply.status, len(self._reply.text), len(self._reply.reasoning)
+            change(self._reply)
+            after = self._reply.status, len(self._reply.text), len(self._reply.reasoning)
+            self._version += 1
+            if before != after:
+                self._cond.notify_all()
+
+    def _keep(self) -> None:
+        keeper = self.job.keeper
+        if keeper is None:
+            return
+        _, reply = self.snapshot()
+        try:
+            keeper.finish(reply)
+        except AssistantError:
+            # The row keeps its last checkpoint and is recovered as interrupted later.
+            log.error("keeping the end of reply %s failed", self.reply_id, exc_info=True)
+
+
+def _fail(reply: Reply, error: AssistantError) -> None:
+    if not reply.done:
+        reply.apply(Failed(error))
+
+
+def _safely(checkpoint: Callable[[Reply], bool], reply: Reply) -> bool:
+    try:
+        return checkpoint(reply)
+    except AssistantError:
+        # A busy database must not break the stream; the final write tries again.
+        log.warning("checkpoint failed", exc_info=True)
+        return False
+
+
+class Replies:
+    """The replies this process is producing. Thread-safe; one per process and store.
+
+    Lookups are scoped to the owner: another user's reply id finds nothing.
+    """
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        heart: Heart | None = None,
+        *,
+        checkpoint_every: float = CHECKPOINT_EVERY,
+        heartbeat_every: float = HEARTBEAT_EVERY,
+        unwatched_after: float | None = None,
+        on_finished: Callable[[ReplyTask], None] | None = None,
+    ) -> None:
+        self.assistant = assistant
+        self.checkpoint_every = checkpoint_every
+        self.heartbeat_every = heartbeat_every
+        self.unwatched_after = unwatched_after
+        self._heart = heart
+        self._on_finished = on_finished
+        self._lock = threading.Lock()
+        self._tasks: dict[str, ReplyTask] = {}
+        self._beating = False
+        self._closed = False
+
+    def start(self, job: ReplyJob) -> ReplyTask:
+        """Start producing a reply now, or after the conversation's running replies."""
+        with self._lock:
+            if self._closed:
+                raise AssistantError(
+                    "The server is restarting. Please send your message again in a moment."
+                )
+            earlier = [
+                task
+                for task in self._tasks.values()
+                if task.job.owner_id == job.owner_id
+                and task.job.conversation_id == job.conversation_id
+            ]
+            task = ReplyTask(job, self, earlier[-1] if earlier else None)
+            self._tasks[job.reply_id] = task
+            beat = self._heart is not None and not self._beating
+            self._beating = self._beating or beat
+        task._thread.start()
+        if beat:
+            threading.Thread(target=self._beat, name="reply-heartbeat", daemon=True).start()
+        return task
+
+    def find(self, owner_id: int, reply_id: str) -> ReplyTask | None:
+        with self._lock:
+            task = self._tasks.get(reply_id)
+        return task if task is not None and task.job.owner_id == owner_id else None
+
+    def in_conversation(self, owner_id: int, conversation_id: str) -> list[ReplyTask]:
+        """The conversation's running and queued replies, oldest first."""
+        with self._lock:
+            return [
+                task
+                for task in self._tasks.values()
+                if task.job.owner_id == owner_id and task.job.conversation_id == conversation_id
+            ]
+
+    def stop_conversation(self, owner_id: int, conversation_id: str, *, wait: float = 2.0) -> None:
+        """Stop every reply of the conversation and wait (a little) for them to be kept."""
+        tasks = self.in_conversation(owner_id, conversation_id)
+        for task in tasks:
+            task.stop()
+        deadline = time.monotonic() + wait
+        for task in tasks:
+            task.join(max(0.0, deadline - time.monotonic()))
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._tasks)
+
+    def drain(self, timeout: float) -> int:
+        """Refuse new replies, let running ones finish for up to `timeout` seconds, then stop
+        the rest (kept as stopped); returns how many had to be stopped."""
+        with self._lock:
+            self._closed = True
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            left = list(self._tasks.values())
+        for task in left:
+            task.stop()
+        for task in left:
+            task.join(5.0)
+        return len(left)
+
+    def _finished(self, task: ReplyTask) -> None:
+        with self._lock:
+            self._tasks.pop(task.reply_id, None)
+        if self._on_finished is not None:
+            try:
+                self._on_finished(task)
+            except Exception:
+                log.exception("after reply %s", task.reply_id)
+
+    def _beat(self) -> None:
+        """Touch live replies' rows; stop replies nobody has watched for `unwatched_after`."""
+        while True:
+            time.sleep(self.heartbeat_every)
+            with self._lock:
+                tasks = list(self._tasks.values())
+            now = time.monotonic()
+            if self.unwatched_after is not None:
+                for task in tasks:
+                    if now - task.last_watched > self.unwatched_after:
+                        log.info("stopping reply %s: nobody is watching it", task.reply_id)
+                        task.stop()
+            ids = [ids for task in tasks if (ids := _beat_ids(task)) is not None]
+            if ids and self._heart is not None:
+                try:
+                    self._heart.touch_replies(ids)
+                except AssistantError:
+                    log.warning("heartbeat of %d replies failed", len(ids), exc_info=True)
+
+
+def _beat_ids(task: ReplyTask) -> tuple[int, str] | None:
+    keeper = task.job.keeper
+    return keeper.heartbeat_ids() if keeper is not None else None
+
+
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "HEARTBEAT_EVERY",
+    "Replies",
+    "ReplyJob",
+    "ReplyKeeper",
+    "ReplyTask",
+]
