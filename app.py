@@ -7,7 +7,9 @@ from ui import identity, interpreter, links
 interpreter.share_fairly()
 st.set_page_config(
     page_title="Multi-role Assistant",
-    page_icon=":material/forum:",
+    # A file served by the app itself: a material-icon page icon is fetched from an outside
+    # font host on every page.
+    page_icon=str(links.ASSETS / "favicon.png"),
     layout="centered",
     initial_sidebar_state="auto",
 )

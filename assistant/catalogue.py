@@ -49,15 +49,16 @@ class ModelInfo:
     def supports_structured_output(self) -> bool:
         return bool({"response_format", "structured_outputs"} & set(self.supported_parameters))
 
-    def price_label(self) -> str:
-        """Price per million tokens, the unit people compare models by."""
+    def price_label(self, *, short: bool = False) -> str:
+        """Price per million tokens, the unit people compare models by (`short` for lists)."""
         if self.is_free:
             return "free"
         if self.prompt_price is None or self.completion_price is None:
             return "price unknown"
-        return (
-            f"${self.prompt_price * 1e6:.2f} in / ${self.completion_price * 1e6:.2f} out per 1M tok"
-        )
+        prompt, completion = self.prompt_price * 1e6, self.completion_price * 1e6
+        if short:
+            return f"${prompt:.2f}/${completion:.2f}"
+        return f"${prompt:.2f} in / ${completion:.2f} out per 1M tok"
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> ModelInfo:

@@ -80,6 +80,8 @@ class ReplyJob:
     keeper: ReplyKeeper | None = None
     #: Continuing a stopped or cut reply: its state so far (new text is appended).
     resumed: Reply | None = None
+    #: Called on the task's thread with the final reply, once it is kept.
+    on_end: Callable[[Reply], None] | None = None
 
 
 class ReplyTask:
@@ -160,6 +162,15 @@ class ReplyTask:
                 self._version += 1
                 self._cond.notify_all()
             self._replies._finished(self)
+            self._ended()
+
+    def _ended(self) -> None:
+        if self.job.on_end is None:
+            return
+        try:
+            self.job.on_end(self.snapshot()[1])
+        except Exception:  # an after-effect (a title) must never break the reply
+            log.exception("after reply %s", self.reply_id)
 
     def _wait_turn(self) -> None:
         after = self._after
@@ -242,14 +253,12 @@ class Replies:
         checkpoint_every: float = CHECKPOINT_EVERY,
         heartbeat_every: float = HEARTBEAT_EVERY,
         unwatched_after: float | None = None,
-        on_finished: Callable[[ReplyTask], None] | None = None,
     ) -> None:
         self.assistant = assistant
         self.checkpoint_every = checkpoint_every
         self.heartbeat_every = heartbeat_every
         self.unwatched_after = unwatched_after
         self._heart = heart
-        self._on_finished = on_finished
         self._lock = threading.Lock()
         self._tasks: dict[str, ReplyTask] = {}
         self._beating = False
@@ -323,11 +332,6 @@ class Replies:
     def _finished(self, task: ReplyTask) -> None:
         with self._lock:
             self._tasks.pop(task.reply_id, None)
-        if self._on_finished is not None:
-            try:
-                self._on_finished(task)
-            except Exception:
-                log.exception("after reply %s", task.reply_id)
 
     def _beat(self) -> None:
         """Touch live replies' rows; stop replies nobody has watched for `unwatched_after`."""

@@ -19,7 +19,7 @@ from assistant.errors import InputError
 from assistant.images import PreparedImage
 from assistant.limits import check_text, check_turn
 from assistant.replies import Replies, ReplyJob, ReplyTask
-from assistant.reply import Reply
+from assistant.reply import Reply, ReplyStatus
 from assistant.roles import Role
 from assistant.sentiment import score_text
 from assistant.store import Message, NewTurn, Sentiment, StartedTurn, Store
@@ -81,9 +81,18 @@ class Turns:
     """The turn service over one store and the process's replies. Thread-safe; one per
     process."""
 
-    def __init__(self, store: Store, replies: Replies) -> None:
+    def __init__(
+        self,
+        store: Store,
+        replies: Replies,
+        *,
+        titles: Callable[[int, str, str], object] | None = None,
+    ) -> None:
+        """`titles(owner_id, conversation_id, first_message)` names a new conversation after
+        its first reply (see `assistant.titles`)."""
         self.store = store
         self.replies = replies
+        self.titles = titles
 
     # -- starting replies -------------------------------------------------------------------
 
@@ -121,7 +130,21 @@ class Turns:
             owner_id, started.conversation_id
         ):
             known = (*history, ChatTurn("user", text, tuple(images)))
-        return self._start(owner_id, started, role, model, known)
+        on_end = None
+        if conversation_id is None and self.titles is not None:
+            on_end = self._titler(owner_id, started.conversation_id, text)
+        return self._start(owner_id, started, role, model, known, on_end)
+
+    def _titler(self, owner_id: int, conversation_id: str, first: str) -> Callable[[Reply], None]:
+        """After the first reply of a new conversation, ask for a short title."""
+        titles = self.titles
+        assert titles is not None
+
+        def title(reply: Reply) -> None:
+            if reply.text and reply.status == ReplyStatus.COMPLETE:
+                titles(owner_id, conversation_id, first)
+
+        return title
 
     def regenerate(
         self, owner_id: int, conversation_id: str, reply_id: str, *, role: Role, model: str
@@ -186,6 +209,7 @@ class Turns:
         role: Role,
         model: str,
         history: tuple[ChatTurn, ...] | None,
+        on_end: Callable[[Reply], None] | None = None,
     ) -> Sent:
         job = ReplyJob(
             owner_id,
@@ -196,6 +220,7 @@ class Turns:
             history=history,
             load_history=self._history_loader(owner_id, started.reply_id),
             keeper=StoredReply(self.store, owner_id, started.reply_id),
+            on_end=on_end,
         )
         return Sent(started.conversation_id, started.message, self.replies.start(job))
 

@@ -1,87 +1,88 @@
-"""The chat page: pick a role, ask, attach photos, watch the answer stream in."""
+"""The chat page: pick a role, ask, attach photos, watch the answer stream in.
+
+Replies are produced by server-side tasks (`assistant.replies`); this page stores what is
+sent, draws the conversation and then follows the replies still streaming. Any click or
+refresh starts a new run that picks them up where they are.
+"""
 
 import streamlit as st
 
 from assistant import local_model
-from assistant.limits import MAX_MESSAGE_CHARS, MAX_UPLOAD_MB
-from ui import conversation, identity, services, sidebar, state, turns
-from ui.transcript import draw_transcript
+from assistant.limits import MAX_UPLOAD_MB
+from ui import browser, conversation, identity, services, sidebar, state
+from ui.chat_actions import Chat
+from ui.live import follow
+from ui.transcript import draw_transcript, stop_button
 from ui.uploads import IMAGE_TYPES
 
 state.init()
 user = identity.checked_user()
-store = services.store()
-assistant = services.assistant()
-conversation.restore_from_url(store, user.id)
-roles = conversation.available_roles(store, user)
-role, model = sidebar.current_choice(assistant, roles)
+app = services.current()
+conversation.restore(app, user)
+roles = conversation.available_roles(app.store, user)
+role, model = sidebar.current_choice(app.assistant, roles)
 sidebar.refresh_attachments()
-chat = turns.Chat(assistant, store, user.id, role, model)
-turns.drop_abandoned_reply(chat)
+chat = Chat(app, user, role, model)
 
+# Above the input, where a thumb reaches it on a phone: Stop, while a reply streams.
+stop_slot = st.bottom.empty()
 # The input is pinned to the bottom wherever it is called; called first, a message is stored
-# and sent to the model before the rest of the page is drawn.
+# and its reply started before the rest of the page is drawn. It stays enabled while a reply
+# streams: a message sent meanwhile is stored at once and answered after it.
 submitted = st.chat_input(
     f"Ask {role.name} · {model}",
     accept_file="multiple",
     file_type=IMAGE_TYPES,
     max_upload_size=MAX_UPLOAD_MB,
-    max_chars=MAX_MESSAGE_CHARS,
-    submit_mode="stop",
 )
-reply_due = turns.accept_input(chat, submitted) if submitted else False
+if submitted:
+    chat.send(submitted)
 if (action := state.take_action()) is not None:
-    reply_due = turns.apply_action(chat, action) or reply_due
+    chat.apply(action)
+sidebar.remember_choice(app.store, user, role, model)
 
-with turns.reply_opened(chat, due=reply_due) as opened:
-    sidebar.draw(assistant, roles)
-    st.title(role.label)
-    st.caption(f"{role.description} · Model: `{model}`")
-    if role.notice:
-        st.info(role.notice, icon=":material/info:")
-    if assistant.offline:
-        if local_model.is_available():
-            st.warning(
-                f"**Offline demo.** Answers come from the bundled {local_model.LOCAL_MODEL_NAME},"
-                " a tiny model that is often wrong. For real answers, set `OPENROUTER_API_KEY` "
-                "in `.streamlit/secrets.toml` or the environment and restart.",
-                icon=":material/wifi_off:",
+sidebar.draw(app.store, user)
+browser.install()
+sidebar.draw_pickers(app.assistant, roles)
+st.caption(role.description)
+if role.notice:
+    st.info(role.notice, icon=":material/info:")
+if app.assistant.offline:
+    if local_model.is_available():
+        st.warning(
+            f"**Offline demo.** Answers come from the bundled {local_model.LOCAL_MODEL_NAME},"
+            " a tiny model that is often wrong. For real answers, set `OPENROUTER_API_KEY` "
+            "in `.streamlit/secrets.toml` or the environment and restart.",
+            icon=":material/wifi_off:",
+        )
+    else:
+        st.error(str(local_model.LocalModelUnavailable()), icon=":material/key:")
+
+messages = state.messages()
+browser.copy_styles()
+live = draw_transcript(messages, chat)
+
+if not messages and role.starters:
+    # One element, so the first message's bubble replaces all of it at once.
+    with st.container():
+        st.caption("Try one of these:")
+        for index, starter in enumerate(role.starters):
+            st.button(
+                starter,
+                key=f"starter_{index}",
+                icon=":material/chat_bubble:",
+                on_click=state.queue_action,
+                args=("send", starter),
             )
-        else:
-            st.error(str(local_model.LocalModelUnavailable()), icon=":material/key:")
 
-    messages = state.messages()
-    draw_transcript(messages, on_feedback=chat.feedback)
+for notice in st.session_state[state.NOTICE]:
+    st.warning(notice, icon=":material/warning:")
+st.session_state[state.NOTICE] = []
+browser.scroll_to_newest(st.session_state[state.SCROLL])
 
-    if not messages and role.starters:
-        # One element, so the first message's bubble replaces all of it at once (loose
-        # buttons would linger greyed out under the streaming reply until the run ends).
-        with st.container():
-            st.caption("Try one of these:")
-            for index, starter in enumerate(role.starters):
-                st.button(
-                    starter,
-                    key=f"starter_{index}",
-                    icon=":material/chat_bubble:",
-                    on_click=state.queue_action,
-                    args=("send", starter),
-                )
-
-    if st.session_state[state.EDITING] and messages and not reply_due:
-        last_user = next((m for m in reversed(messages) if m.role == "user"), None)
-        with st.form("edit_last"):
-            st.text_area(
-                "Edit your last message",
-                value=last_user.text if last_user else "",
-                key=state.EDITED_TEXT,
-            )
-            send, cancel = st.columns(2)
-            send.form_submit_button("Send", icon=":material/send:", on_click=state.queue_edit)
-            cancel.form_submit_button("Cancel", on_click=state.stop_editing)
-
-    for notice in st.session_state[state.NOTICE]:
-        st.warning(notice, icon=":material/warning:")
-    st.session_state[state.NOTICE] = []
-
-    if opened is not None:
-        turns.stream_reply(chat, opened)
+if live:
+    with stop_slot:
+        stop_button(live[0].message)
+    follow(live)
+    stop_slot.empty()
+    sidebar.forget_chat_list()  # a first reply may have brought the conversation a title

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,11 +131,17 @@ def test_an_invalid_key_gives_a_sentence_that_says_what_to_fix(
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
+def choose_role(page: Page, name: str) -> None:
+    page.get_by_test_id("stMainBlockContainer").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=name).click()
+
+
 def test_switching_role_changes_the_page(page: Page) -> None:
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Healthcare guidance").click()
-    expect(page.get_by_role("heading", name="Healthcare guidance")).to_be_visible(timeout=10_000)
-    expect(page.get_by_text("not a diagnosis").first).to_be_visible()
+    choose_role(page, "Healthcare guidance")
+    expect(page.get_by_text("not a diagnosis").first).to_be_visible(timeout=10_000)
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
+        "placeholder", re.compile("Healthcare")
+    )
 
 
 def test_stop_keeps_the_partial_reply_and_hangs_up(page: Page, fake: FakeOpenRouter) -> None:
@@ -142,13 +149,13 @@ def test_stop_keeps_the_partial_reply_and_hangs_up(page: Page, fake: FakeOpenRou
     fake.queue(reply(words, tokens_per_second=20))
     ask(page, "tell me a long story")
     expect(messages(page).nth(1)).to_contain_text("part3", timeout=15_000)
-    page.get_by_test_id("stChatInputStopButton").click()
+    page.get_by_role("button", name="Stop").click()
     assert fake.wait_for_disconnect(timeout=10)
+    # At once, without another interaction: the label, the footer and the buttons.
+    expect(messages(page).nth(1)).to_contain_text("Stopped", timeout=5_000)
+    expect(messages(page).nth(1).get_by_role("button", name="Continue")).to_be_visible()
     kept = messages(page).nth(1).inner_text()
-    assert "part3" in kept and "part399" not in kept
-    ask(page, "thanks")  # the next run shows the stopped reply, marked
-    expect(messages(page).nth(1)).to_contain_text("Stopped", timeout=15_000)
-    expect(messages(page).nth(1)).to_contain_text("part3")
+    assert "part3" in kept and "part399" not in kept and "▍" not in kept
 
 
 def test_phone_width_screenshot(browser: Browser, app_url: str, fake: FakeOpenRouter) -> None:
@@ -253,9 +260,10 @@ def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter
             'outweighs the thanks for the refund."}'
         )
     )
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Sentiment analysis").click()
-    expect(page.get_by_role("heading", name="Sentiment analysis")).to_be_visible(timeout=10_000)
+    choose_role(page, "Sentiment analysis")
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
+        "placeholder", re.compile("Sentiment"), timeout=10_000
+    )
     ask(page, "The delivery was late again and nobody answered my emails, thanks for the refund.")
     card = messages(page).nth(1)
     expect(card.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)

@@ -79,7 +79,8 @@ def test_a_message_gets_a_streamed_reply(app: AppTest) -> None:
 
 
 def test_the_role_and_model_are_always_shown(app: AppTest) -> None:
-    assert app.title[0].value == builtin_roles()["gadget"].label
+    assert app.selectbox(key=state.ROLE_ID).value == "gadget"
+    assert builtin_roles()["gadget"].name in app.chat_input[0].placeholder
     assert TEXT_MODEL in app.chat_input[0].placeholder
 
 
@@ -174,21 +175,64 @@ def test_reasoning_goes_in_a_collapsed_expander_not_the_answer(
     assert "count" not in answer and "42" in answer
 
 
-def test_regenerate_replaces_the_last_reply(app: AppTest, fake: FakeOpenRouter) -> None:
-    send(app, "first")
+def test_regenerate_shows_the_new_reply_and_keeps_the_old_one_as_a_version(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    from tests.fake_openrouter import reply
+
+    fake.set_scenario(reply("first answer"))
+    send(app, "question")
+    fake.set_scenario(reply("second answer"))
     app.button(key="regenerate").click().run()
-    assert len(app.chat_message) == 2
+    assert len(app.chat_message) == 2 and bubble_text(app, 1) == "second answer"
     assert len(chat_requests(fake)) == 2
+    assert "2/2" in " ".join(c.value for c in app.chat_message[1].caption)
+    older = app.session_state[state.MESSAGES][1]
+    app.button(key=f"older_{older.id}").click().run()  # ‹ back to the first answer
+    assert bubble_text(app, 1) == "first answer"
+    assert "1/2" in " ".join(c.value for c in app.chat_message[1].caption)
 
 
-def test_edit_and_resend_replaces_the_last_message(app: AppTest, fake: FakeOpenRouter) -> None:
+def test_edit_and_resend_keeps_the_original_as_an_earlier_version(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
     send(app, "frist")
-    app.button(key="edit").click().run()
+    first = app.session_state[state.MESSAGES][0]
+    app.button(key=f"edit_{first.id}").click().run()
     app.text_area(key=state.EDITED_TEXT).set_value("first")
     app.button[[b.label for b in app.button].index("Send")].click().run()
     assert bubble_text(app, 0) == "first"
     assert bubble_text(app, 1) == "Echo: first"
     assert len(app.chat_message) == 2
+    assert "2/2" in " ".join(c.value for c in app.chat_message[0].caption)
+
+
+def test_an_earlier_message_can_be_edited_and_the_later_turns_are_kept_aside(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    send(app, "one")
+    send(app, "two")
+    first = app.session_state[state.MESSAGES][0]
+    app.button(key=f"edit_{first.id}").click().run()
+    app.text_area(key=state.EDITED_TEXT).set_value("one, better")
+    app.button[[b.label for b in app.button].index("Send")].click().run()
+    assert [bubble_text(app, i) for i in range(len(app.chat_message))] == [
+        "one, better",
+        "Echo: one, better",
+    ]
+    assert chat_requests(fake)[-1].json["messages"][-1]["content"] == "one, better"
+
+
+def test_a_blank_edit_is_refused_and_the_message_kept(app: AppTest, fake: FakeOpenRouter) -> None:
+    send(app, "keep me")
+    first = app.session_state[state.MESSAGES][0]
+    app.button(key=f"edit_{first.id}").click().run()
+    app.text_area(key=state.EDITED_TEXT).set_value("   ")
+    app.button[[b.label for b in app.button].index("Send")].click().run()
+    assert any("empty" in w.value for w in app.warning)
+    assert app.text_area(key=state.EDITED_TEXT).value == "   "  # the box stays open
+    app.button[[b.label for b in app.button].index("Cancel")].click().run()
+    assert bubble_text(app, 0) == "keep me" and len(chat_requests(fake)) == 1
 
 
 def test_starter_questions_send_a_message(app: AppTest) -> None:
@@ -207,10 +251,16 @@ def test_dangerous_markdown_in_a_reply_is_neutralised(app: AppTest, fake: FakeOp
 
 
 def test_long_chats_hide_older_turns(app: AppTest) -> None:
+    from assistant.reply import Reply, ReplyStatus
     from ui.state import ChatMessage
 
     app.session_state[state.MESSAGES] = [
-        ChatMessage("user" if i % 2 == 0 else "assistant", f"m{i}") for i in range(100)
+        ChatMessage("user", f"m{i}", id=f"u{i}")
+        if i % 2 == 0
+        else ChatMessage(
+            "assistant", f"m{i}", reply=Reply(f"m{i}", status=ReplyStatus.COMPLETE), id=f"a{i}"
+        )
+        for i in range(100)
     ]
     app.run()
     assert len(app.chat_message) == state.VISIBLE_MESSAGES
@@ -239,7 +289,7 @@ def test_too_many_images_are_refused_with_a_sentence(app: AppTest, fake: FakeOpe
 def test_the_model_picker_lists_the_catalogue_and_changes_the_model(
     app: AppTest, fake: FakeOpenRouter
 ) -> None:
-    assert len(app.sidebar.selectbox) == 1  # the model list is drawn only while its menu is open
+    assert len(app.selectbox) == 1  # the role; the model list is drawn only while its menu is open
     app.session_state[state.MODEL_MENU] = True  # open the menu, as a click does
     app.run()
     picker = app.selectbox(key=state.MODEL_PICKER)
@@ -288,38 +338,43 @@ def test_the_sentiment_role_falls_back_to_the_local_scorer(
     assert "positive" in shown
 
 
-def test_a_reply_row_whose_stream_never_began_is_deleted_on_the_next_run(
+def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(
     app: AppTest, tmp_path: Path
 ) -> None:
-    from assistant.store import Store
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.store import NewTurn, Store
 
     send(app, "first question")
     conversation_id = app.session_state[state.CONVERSATION_ID]
     owner = app.session_state[state.USER_ID]
-    store = Store(f"sqlite:///{(tmp_path / 'assistant.db').as_posix()}")
+    url = f"sqlite:///{(tmp_path / 'assistant.db').as_posix()}"
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    store = Store(url, clock=lambda: long_ago)
     try:
-        # What a run stopped while drawing the page leaves: the turn's reply row, still empty.
-        _, _, orphan = store.start_turn(owner, conversation_id, "second", [], "gadget", TEXT_MODEL)
-        app.session_state[state.PENDING_REPLY] = orphan
+        # What a process killed mid-reply leaves: a "streaming" row nobody touches any more.
+        orphan = store.start_turn(NewTurn(owner, conversation_id, "second", "gadget", TEXT_MODEL))
+        app.session_state[state.CONVERSATION_ID] = ""  # as a new tab would: open it again
         app.run()
         assert not app.exception
-        stored = store.get_conversation(owner, conversation_id).messages
-        assert orphan not in [m.id for m in stored]
-        assert [m.text for m in stored] == ["first question", "Echo: first question", "second"]
-        assert app.session_state[state.PENDING_REPLY] == ""
+        stored = Store(url).get_message(owner, orphan.reply_id)
+        assert stored.status == "error" and "interrupted" in (stored.error or "")
+        assert any("interrupted" in e.value for e in app.chat_message[3].error)
     finally:
         store.close()
 
 
-def test_older_replies_keep_their_thumbs_and_copy_in_one_menu(app: AppTest) -> None:
+def test_older_replies_keep_their_thumbs_in_one_menu_and_copy_inline(app: AppTest) -> None:
     send(app, "first question")
     send(app, "second question")
     assert len(app.get("feedback")) == 1  # inline thumbs for the last reply only
+    copies = [h.proto.body for h in app.get("html") if "data-copy=" in h.proto.body]
+    replies = [m.id for m in app.session_state[state.MESSAGES] if m.role == "assistant"]
+    assert [f'data-copy="{r}"' in c for r, c in zip(replies, copies, strict=True)] == [True, True]
     older = app.session_state[state.MESSAGES][1]
     app.session_state[f"more_{older.id}"] = True  # open its "More" menu, as a click does
     app.run()
     assert len(app.get("feedback")) == 2
-    assert [c.value for c in app.code] == ["Echo: first question"]
     app.get("feedback")[0].set_value(1).run()  # thumbs up, from the menu
     assert app.session_state[state.MESSAGES][1].feedback == "up"
     app.session_state[f"more_{older.id}"] = False

@@ -2,26 +2,27 @@
 
 The transcript in session state is a view of the database: every message is written there
 first (see `assistant.turns`). After a refresh the `c` query parameter names the conversation
-and it is loaded again; access is always scoped to the current user by the store.
+and it is loaded again; a new tab opens the person's latest conversation. Access is always
+scoped to the current user by the store.
 """
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
 
 from assistant.errors import AssistantError
-from assistant.events import Usage
 from assistant.images import PreparedImage
 from assistant.reply import Reply
 from assistant.roles import Role, builtin_roles, role_from_mapping
-from assistant.store import Message, Store, User
+from assistant.services import Services
+from assistant.store import ConversationDetail, Message, Store, User
 from assistant.store.records import CustomRole
+from assistant.upkeep import STALE_AFTER
 from ui import state
 from ui.state import ChatMessage
 
 QUERY_KEY = "c"
+_LATEST_CHECKED = "latest_conversation_checked"
 
 
 def _images(store: Store, owner_id: int, message: Message) -> tuple[PreparedImage, ...]:
@@ -36,68 +37,92 @@ def _images(store: Store, owner_id: int, message: Message) -> tuple[PreparedImag
     return tuple(images)
 
 
-def _reply(message: Message, had_images: bool) -> Reply:
-    reason = ""
-    if message.model and message.requested_model and message.model != message.requested_model:
-        reason = "vision" if had_images else "fallback"
-    usage = None
-    if message.prompt_tokens is not None or message.completion_tokens is not None:
-        usage = Usage(
-            prompt_tokens=message.prompt_tokens or 0,
-            completion_tokens=message.completion_tokens or 0,
-            total_tokens=(message.prompt_tokens or 0) + (message.completion_tokens or 0),
-            cost=message.cost,
-        )
-    return Reply(
-        text=message.text,
-        reasoning=message.reasoning,
-        # Interned: every reply in a session repeats the same few model names.
-        model=sys.intern(message.model or ""),
-        requested_model=sys.intern(message.requested_model or ""),
-        model_reason=reason,
-        usage=usage,
-        status=message.status,
-        error=message.error or "",
-    )
-
-
-def to_chat_messages(
-    store: Store, owner_id: int, messages: tuple[Message, ...]
-) -> list[ChatMessage]:
+def to_chat_messages(store: Store, owner_id: int, detail: ConversationDetail) -> list[ChatMessage]:
+    """The conversation's shown branch as the page draws it; replies exactly as stored."""
     out: list[ChatMessage] = []
-    for message in messages:
+    for message in detail.messages:
+        versions = detail.versions.get(message.id, ())
         if message.role == "user":
-            out.append(
-                ChatMessage("user", message.text, _images(store, owner_id, message), id=message.id)
-            )
+            images = _images(store, owner_id, message)
+            out.append(ChatMessage("user", message.text, images, id=message.id, versions=versions))
         else:
-            had_images = bool(out and out[-1].images)
-            reply = _reply(message, had_images)
-            out.append(ChatMessage("assistant", message.text, reply=reply, id=message.id))
+            out.append(
+                ChatMessage(
+                    "assistant",
+                    message.text,
+                    reply=Reply.from_message(message),
+                    id=message.id,
+                    feedback=message.feedback,
+                    versions=versions,
+                )
+            )
     return out
 
 
-def open_conversation(store: Store, owner_id: int, conversation_id: str) -> bool:
-    """Make `conversation_id` the chat page's conversation; False if it is not this user's."""
+def _read(app: Services, owner_id: int, conversation_id: str) -> ConversationDetail | None:
+    """The conversation, after marking interrupted any reply of it still "streaming" that no
+    process is producing any more (its heartbeat stopped), so none looks alive for good."""
+    store = app.store
     try:
         detail = store.get_conversation(owner_id, conversation_id)
+        stale = [
+            m
+            for m in detail.messages
+            if m.is_streaming and app.replies.find(owner_id, m.id) is None
+        ]
+        if stale and store.recover_stale_replies(
+            STALE_AFTER, owner_id=owner_id, conversation_id=conversation_id
+        ):
+            detail = store.get_conversation(owner_id, conversation_id)
     except AssistantError:
+        return None
+    return detail
+
+
+def load(app: Services, owner_id: int, conversation_id: str) -> bool:
+    """Show `conversation_id` again, as stored; False if it is not this user's."""
+    detail = _read(app, owner_id, conversation_id)
+    if detail is None:
+        return False
+    st.session_state[state.MESSAGES] = to_chat_messages(app.store, owner_id, detail)
+    st.session_state[state.CONVERSATION_ID] = conversation_id
+    return True
+
+
+def open_conversation(app: Services, owner_id: int, conversation_id: str) -> bool:
+    """Make `conversation_id` the chat page's conversation, with the role and model it last
+    used; False if it is not this user's."""
+    detail = _read(app, owner_id, conversation_id)
+    if detail is None:
         return False
     state.new_chat()
-    st.session_state[state.MESSAGES] = to_chat_messages(store, owner_id, detail.messages)
+    st.session_state[state.MESSAGES] = to_chat_messages(app.store, owner_id, detail)
     st.session_state[state.CONVERSATION_ID] = conversation_id
     st.session_state[state.ROLE_ID] = detail.conversation.role_id
+    st.session_state[state.MODEL_ID] = detail.conversation.model
+    st.session_state.pop(state.MODEL_PICKER, None)
     st.query_params[QUERY_KEY] = conversation_id
     return True
 
 
-def restore_from_url(store: Store, owner_id: int) -> None:
-    """After a refresh: reload the conversation the URL names, if it is this user's."""
+def restore(app: Services, user: User) -> None:
+    """Show what the URL names (after a refresh, or a link); a new tab with no conversation in
+    its URL shows the person's latest conversation."""
     wanted = st.query_params.get(QUERY_KEY, "")
-    if not wanted or wanted == st.session_state[state.CONVERSATION_ID]:
+    if wanted:
+        if wanted != st.session_state[state.CONVERSATION_ID] and not open_conversation(
+            app, user.id, wanted
+        ):
+            st.query_params.pop(QUERY_KEY, None)
         return
-    if not open_conversation(store, owner_id, wanted):
-        st.query_params.pop(QUERY_KEY, None)
+    if st.session_state.get(_LATEST_CHECKED) or (user.is_guest and not user.id):
+        return
+    st.session_state[_LATEST_CHECKED] = True
+    if st.session_state[state.CONVERSATION_ID] or state.messages():
+        return
+    latest = app.store.list_conversations(user.id, limit=1)
+    if latest:
+        open_conversation(app, user.id, latest[0].id)
 
 
 def remember(conversation_id: str) -> None:

@@ -29,7 +29,7 @@ from assistant.roles import builtin_roles
 from assistant.safe_markdown import make_safe
 from assistant.store import Conversation, ConversationNotFoundError, Store
 from assistant.store.conversations import MAX_TITLE_LENGTH
-from ui import conversation, flash, links, state
+from ui import conversation, flash, links, services, state
 
 RENAMING, DELETING, SHOWN = state.HISTORY_RENAMING, state.HISTORY_DELETING, state.HISTORY_SHOWN
 PAGE_SIZE = state.HISTORY_PAGE_SIZE
@@ -111,7 +111,7 @@ def draw_download(download: Download, key: str) -> None:
 
 def open_in_chat(store: Store, owner_id: int, conversation_id: str) -> None:
     """Load the conversation into the chat page and go there, its id kept in the URL."""
-    if not conversation.open_conversation(store, owner_id, conversation_id):
+    if not conversation.open_conversation(services.current(), owner_id, conversation_id):
         st.error(str(ConversationNotFoundError()), icon=":material/search_off:")
         return
     st.switch_page(links.CHAT, query_params={conversation.QUERY_KEY: conversation_id})

@@ -82,6 +82,11 @@ def checked_user() -> User:
     return user if isinstance(user, User) else current_user()
 
 
+def stored_user() -> User:
+    """The user `checked_user` finds, saved in the database (a guest's row exists already)."""
+    return checked_user()
+
+
 def signed_in(signed: SignedIn) -> None:
     """After register or sign-in: this browser now belongs to that account."""
     _adopt(signed)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 CHAT = PAGES / "chat.py"
 HISTORY = PAGES / "history.py"

@@ -1,7 +1,8 @@
-"""Process-wide services, built once at the edge and shared by every session.
+"""Process-wide services for the pages, built once at the edge and shared by every session.
 
-Only thread-safe, user-independent objects live here (the HTTP pool, the model catalogue, the
-bundled model, the database engine): nothing per user is ever cached.
+The objects themselves live in `assistant.services`, shared with the chat API; this module
+reads the settings (environment and secrets) the way the app does. Only thread-safe objects
+live there: nothing per user is ever cached.
 """
 
 from __future__ import annotations
@@ -9,20 +10,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import streamlit as st
 
 from assistant.accounts import Accounts
 from assistant.chat import Assistant
+from assistant.services import Services, shared
 from assistant.settings import Settings
 from assistant.store import Store
 
 log = logging.getLogger(__name__)
-
-#: Replies not checkpointed for this long when a process starts were cut off by a crash.
-STALE_REPLY_AGE = timedelta(minutes=10)
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,41 +41,23 @@ def settings() -> Settings:
     return Settings.from_env(os.environ, _secrets())
 
 
-@st.cache_resource(show_spinner=False)
-def _assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
+def current() -> Services:
+    """The process's shared services for the current settings (see `assistant.services`)."""
+    return shared(settings())
 
 
 def assistant() -> Assistant:
-    return _assistant(settings())
-
-
-@st.cache_resource(show_spinner=False)
-def _store(url: str, data_dir: str) -> Store:
-    if url.startswith("sqlite:///"):
-        os.makedirs(data_dir, exist_ok=True)
-    store = Store(url)
-    store.migrate()
-    store.recover_stale_replies(STALE_REPLY_AGE)
-    Accounts(store).purge_expired()
-    return store
+    return current().assistant
 
 
 def store() -> Store:
-    current = settings()
-    return _store(current.sqlalchemy_url, str(current.data_dir))
-
-
-@st.cache_resource(show_spinner=False)
-def _accounts(url: str, data_dir: str) -> Accounts:
-    return Accounts(_store(url, data_dir))
+    return current().store
 
 
 def accounts() -> Accounts:
     """One per database and process: it holds policy and the dummy hash that makes an unknown
     username cost the same time as a wrong password, so it must not be rebuilt per call."""
-    current = settings()
-    return _accounts(current.sqlalchemy_url, str(current.data_dir))
+    return current().accounts
 
 
 def sso_configured() -> bool:

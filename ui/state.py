@@ -6,7 +6,7 @@ Values are per browser session. Nothing per user goes into module globals or st.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -15,21 +15,23 @@ from assistant.images import PreparedImage
 from assistant.reply import Reply
 
 # Keys
-MESSAGES = "messages"  # list[ChatMessage]: the transcript of the current conversation
-ROLE_ID = "role_id"  # the active role's id
+MESSAGES = "messages"  # list[ChatMessage]: the conversation as shown (its current branch)
+CONVERSATION_ID = "conversation_id"  # the stored conversation being shown ("" = a new one)
+CHATS = "chats"  # the sidebar's list of this person's conversations (a `ChatList`), or absent
+ROLE_ID = "role_id"  # the active role's id (the role picker's widget key)
 MODEL_ID = "model_id"  # the model the user picked ("" = the default)
 MODEL_MENU = "model_menu"  # the sidebar's model menu, a popover (a widget key: open or not)
 MODEL_PICKER = "model_picker"  # the select box in that menu (a widget key)
+MODEL_TYPED = "model_typed"  # the "type a model id" box when there is no catalogue (widget key)
 PENDING_IMAGES = "pending_images"  # list[PreparedImage] attached from the sidebar
 UPLOADER_NONCE = "uploader_nonce"  # bumped to clear the sidebar uploader after sending
 SHOW_EARLIER = "show_earlier"  # how many messages the transcript shows
-ACTION = "action"  # a queued request from a button: ("send", text) / ("regenerate",) / ...
-EDITING = "editing"  # True while the last user message is being edited
+ACTION = "action"  # a queued request from a button: ("send", text) / ("regenerate", id) / ...
+EDITING = "editing"  # the id of the user message being edited ("" = none)
 EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
-CONVERSATION_ID = "conversation_id"  # the stored conversation being shown ("" = a new one)
-PENDING_REPLY = "pending_reply"  # reply row made with the user's message, not streaming yet
+SCROLL = "scroll"  # bumped when the newest exchange should be scrolled into view
 TOKEN = "session_token"  # this browser's session token (also in the cookie)
 USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
 USER = "user"  # the User record, refreshed every run
@@ -59,21 +61,30 @@ class ChatMessage:
     id: str = ""  # the stored message's id
     structured: str = ""  # "sentiment" when the reply carries a structured analysis
     feedback: str | None = None  # "up" / "down" from the thumbs under a reply
+    #: Every version of this turn (ids, oldest first) when there is more than one.
+    versions: tuple[str, ...] = field(default=())
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(1-based position, count) among the turn's versions."""
+        if not self.versions:
+            return 1, 1
+        return self.versions.index(self.id) + 1, len(self.versions)
 
 
 DEFAULTS: dict[str, Any] = {
     MESSAGES: list,
+    CONVERSATION_ID: lambda: "",
     ROLE_ID: lambda: "",
     MODEL_ID: lambda: "",
     PENDING_IMAGES: list,
     UPLOADER_NONCE: lambda: 0,
     SHOW_EARLIER: lambda: VISIBLE_MESSAGES,
     ACTION: lambda: None,
-    EDITING: lambda: False,
+    EDITING: lambda: "",
     NOTICE: list,
     PREPARED_UPLOADS: dict,
-    CONVERSATION_ID: lambda: "",
-    PENDING_REPLY: lambda: "",
+    SCROLL: lambda: 0,
     HISTORY_RENAMING: lambda: "",
     HISTORY_DELETING: lambda: "",
     HISTORY_SHOWN: lambda: HISTORY_PAGE_SIZE,
@@ -106,6 +117,11 @@ def take_action() -> tuple[Any, ...] | None:
     return action if action is None else tuple(action)
 
 
+def notify(sentence: str) -> None:
+    """A sentence to show once above the input (a refusal, a failure)."""
+    st.session_state[NOTICE].append(sentence)
+
+
 def new_chat() -> None:
     st.session_state[MESSAGES] = []
     st.session_state[CONVERSATION_ID] = ""
@@ -113,14 +129,23 @@ def new_chat() -> None:
     st.session_state[PENDING_IMAGES] = []
     st.session_state[UPLOADER_NONCE] += 1
     st.session_state[SHOW_EARLIER] = VISIBLE_MESSAGES
-    st.session_state[EDITING] = False
+    st.session_state[EDITING] = ""
+
+
+def start_editing(message_id: str, text: str) -> None:
+    st.session_state[EDITING] = message_id
+    st.session_state[EDITED_TEXT] = text
 
 
 def stop_editing() -> None:
-    st.session_state[EDITING] = False
+    st.session_state[EDITING] = ""
 
 
 def queue_edit() -> None:
-    """The edit form's Send: resend the edited text in place of the last message."""
-    queue_action("edit", st.session_state.get(EDITED_TEXT, ""))
+    """The edit form's Send: resend the edited text in place of the message being edited."""
+    queue_action("edit", st.session_state[EDITING], st.session_state.get(EDITED_TEXT, ""))
     stop_editing()
+
+
+def scroll_to_newest() -> None:
+    st.session_state[SCROLL] += 1

@@ -1,16 +1,25 @@
-"""Drawing finished messages: bubbles, inline images, reasoning, footers and actions."""
+"""Drawing the conversation: bubbles, inline images, reasoning, versions, footers and actions.
+
+Replies still being produced are drawn as live bubbles (`ui.live`) that the page then follows;
+everything else is drawn once per run. Every widget costs each idle session memory for as long
+as it is drawn, so older replies keep their thumbs and the rest in one "More" menu whose
+contents are drawn only while it is open.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from assistant.analysis import analysis_or_fallback, parse_analysis
-from assistant.reply import ERROR, STOPPED, STREAMING, Reply
+from assistant.errors import AssistantError
+from assistant.reply import Reply, ReplyStatus
 from assistant.safe_markdown import make_safe
-from ui import state
+from ui import browser, state
+from ui.chat_actions import Chat
+from ui.live import LiveReply, StoredReply
 from ui.state import ChatMessage
 
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
@@ -26,10 +35,13 @@ def model_badge(reply: Reply) -> str:
     if not reply.model:
         return ""
     if reply.model_reason == "vision":
-        return f":violet-badge[{reply.model} · reads images]"
+        return f":violet-badge[{make_safe(reply.model)} · reads images]"
     if reply.model_reason == "fallback":
-        return f":orange-badge[{reply.model} · fallback for {reply.requested_model}]"
-    return f":gray-badge[{reply.model}]"
+        return (
+            f":orange-badge[{make_safe(reply.model)} · fallback for "
+            f"{make_safe(reply.requested_model)}]"
+        )
+    return f":gray-badge[{make_safe(reply.model)}]"
 
 
 def footer_text(reply: Reply) -> str:
@@ -48,11 +60,11 @@ def footer_text(reply: Reply) -> str:
 
 def draw_status(reply: Reply) -> None:
     """Stopped and failed replies say so under whatever text had arrived."""
-    if reply.status == STOPPED:
+    if reply.status == ReplyStatus.STOPPED:
         st.caption(":material/stop_circle: Stopped. The text above is what arrived before.")
-    elif reply.status == ERROR:
+    elif reply.status == ReplyStatus.ERROR:
         st.error(reply.error, icon=":material/error:")
-    elif reply.status == STREAMING:
+    elif reply.status == ReplyStatus.STREAMING:
         st.caption(":material/hourglass_empty: This reply did not finish.")
 
 
@@ -69,12 +81,103 @@ def draw_analysis(message: ChatMessage, user_text: str) -> None:
     draw_analysis_card(analysis, key=f"analysis_{message.id or id(message)}")
 
 
-def draw_reply_footer(
-    message: ChatMessage, *, last: bool, user_text: str, on_feedback: FeedbackSink | None
-) -> None:
+def _versions(message: ChatMessage) -> None:
+    """‹ 2/3 › between the versions of a turn (regenerated replies, edited messages)."""
+    position, count = message.version
+    if count < 2:
+        return
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.button(
+            "",
+            icon=":material/chevron_left:",
+            key=f"older_{message.id}",
+            type="tertiary",
+            disabled=position == 1,
+            help="Earlier version",
+            on_click=state.queue_action,
+            args=("version", message.versions[position - 2] if position > 1 else message.id),
+        )
+        st.caption(f"{position}/{count}")
+        st.button(
+            "",
+            icon=":material/chevron_right:",
+            key=f"newer_{message.id}",
+            type="tertiary",
+            disabled=position == count,
+            help="Later version",
+            on_click=state.queue_action,
+            args=("version", message.versions[position] if position < count else message.id),
+        )
+
+
+def _draw_thumbs(message: ChatMessage, chat: Chat) -> None:
+    reply = message.reply
+    if not message.id or reply is None or reply.status == ReplyStatus.ERROR:
+        return
+    default = {"down": 0, "up": 1}.get(message.feedback or "")
+    value = st.feedback("thumbs", key=f"feedback_{message.id}", default=default)
+    chosen = _THUMBS.get(value) if value is not None else None
+    if chosen != message.feedback:
+        chat.feedback(message, chosen)
+
+
+def draw_actions(message: ChatMessage, chat: Chat, *, last: bool) -> None:
+    """The last reply gets its actions in a row; older ones get one "More" menu."""
     reply = message.reply
     assert reply is not None
-    if message.structured and reply.status != ERROR and (message.text or user_text):
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        _versions(message)
+        if not last:
+            more = st.popover(
+                "More",
+                icon=":material/more_horiz:",
+                type="tertiary",
+                on_change="rerun",
+                key=f"more_{message.id}",
+                help="Rate this reply, or answer again",
+            )
+            if message.text:
+                browser.copy_button(message.id)
+            if more.open:
+                with more:
+                    _draw_thumbs(message, chat)
+                    st.button(
+                        "Regenerate",
+                        icon=":material/refresh:",
+                        key=f"regenerate_{message.id}",
+                        type="tertiary",
+                        on_click=state.queue_action,
+                        args=("regenerate", message.id),
+                    )
+            return
+        _draw_thumbs(message, chat)
+        if message.text:
+            browser.copy_button(message.id)
+        failed = reply.status == ReplyStatus.ERROR
+        st.button(
+            "Retry" if failed else "Regenerate",
+            icon=":material/refresh:",
+            key="retry" if failed else "regenerate",
+            type="tertiary",
+            on_click=state.queue_action,
+            args=("regenerate", message.id),
+        )
+        if reply.can_continue:
+            st.button(
+                "Continue",
+                icon=":material/play_arrow:",
+                key="continue",
+                type="tertiary",
+                help="Ask the model to carry on from where the reply ended",
+                on_click=state.queue_action,
+                args=("continue", message.id),
+            )
+
+
+def draw_reply_footer(message: ChatMessage, chat: Chat, *, last: bool, user_text: str) -> None:
+    reply = message.reply
+    assert reply is not None
+    if message.structured and reply.status != ReplyStatus.ERROR and (message.text or user_text):
         draw_analysis(message, user_text)
     draw_status(reply)
     footer = footer_text(reply)
@@ -82,93 +185,66 @@ def draw_reply_footer(
         footer += f"  {_RATED[message.feedback]}"
     if footer:
         st.caption(footer)
-    draw_actions(message, last=last, on_feedback=on_feedback)
+    draw_actions(message, chat, last=last)
 
 
-def draw_message(
-    message: ChatMessage, *, last: bool, user_text: str, on_feedback: FeedbackSink | None
-) -> None:
-    with st.chat_message(message.role, avatar=AVATARS[message.role]):
-        if message.reply is not None:
-            draw_reasoning(message.reply.reasoning)
-        structured_json = message.structured and parse_analysis(message.text) is not None
-        if message.text and not structured_json:
+def stop_button(message: ChatMessage) -> None:
+    st.button(
+        "Stop",
+        icon=":material/stop_circle:",
+        key=f"stop_{message.id}",
+        help="Stop the reply being written; what arrived is kept",
+        on_click=state.queue_action,
+        args=("stop", message.id),
+    )
+
+
+def _answer(message: ChatMessage) -> None:
+    """The reply's text, in a container the page's copy button finds (`ui.browser`)."""
+    structured_json = message.structured and parse_analysis(message.text) is not None
+    if message.text and not structured_json:
+        with st.container(key=f"answer-{message.id}"):
             st.markdown(make_safe(message.text))
-        if message.images:
-            st.image([image.data for image in message.images], width=220)
-        if message.reply is not None:
-            draw_reply_footer(message, last=last, user_text=user_text, on_feedback=on_feedback)
 
 
-def _draw_thumbs(message: ChatMessage, on_feedback: FeedbackSink | None) -> None:
-    reply = message.reply
-    if on_feedback is None or not message.id or reply is None or reply.status == ERROR:
-        return
-    default = {"down": 0, "up": 1}.get(message.feedback or "")
-    value = st.feedback("thumbs", key=f"feedback_{message.id}", default=default)
-    chosen = _THUMBS.get(value) if value is not None else None
-    if chosen != message.feedback:
-        on_feedback(message, chosen)
+def _edit_form(message: ChatMessage) -> None:
+    with st.form(f"edit_{message.id}"):
+        st.text_area("Edit your message", key=state.EDITED_TEXT, height=120)
+        send, cancel = st.columns(2)
+        send.form_submit_button(
+            "Send", icon=":material/send:", type="primary", on_click=state.queue_edit
+        )
+        cancel.form_submit_button("Cancel", on_click=state.stop_editing)
 
 
-def _draw_copy_text(container: DeltaGenerator, message: ChatMessage) -> None:
-    container.code(message.text or " ", language="markdown", wrap_lines=True)
-
-
-def draw_actions(message: ChatMessage, *, last: bool, on_feedback: FeedbackSink | None) -> None:
-    """The last reply gets its actions in a row; older ones get one "More" menu holding thumbs
-    and Copy. Every widget costs each idle session memory for as long as it is drawn (about
-    0.8 kB each, bench/bench_app.py): two per reply were a fifth of a session with 20 messages.
-    Menus draw their content only while open, or every bubble would send its text twice."""
-    reply = message.reply
-    assert reply is not None
-    key = message.id or str(id(message))
-    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        if not last:
-            more = st.popover(
-                "More",
-                icon=":material/more_horiz:",
-                type="tertiary",
-                on_change="rerun",
-                key=f"more_{key}",
-                help="Copy or rate this reply",
-            )
-            if more.open:
-                with more:
-                    _draw_thumbs(message, on_feedback)
-                    _draw_copy_text(more, message)
+def _user_bubble(message: ChatMessage, *, editable: bool) -> None:
+    with st.chat_message("user", avatar=AVATARS["user"]):
+        if message.id and st.session_state[state.EDITING] == message.id:
+            _edit_form(message)
             return
-        _draw_thumbs(message, on_feedback)
-        copy = st.popover(
-            "Copy",
-            icon=":material/content_copy:",
-            type="tertiary",
-            on_change="rerun",
-            key=f"copy_{key}",
-        )
-        if copy.open:
-            _draw_copy_text(copy, message)
-        failed = reply.status == ERROR
-        st.button(
-            "Retry" if failed else "Regenerate",
-            icon=":material/refresh:",
-            key="retry" if failed else "regenerate",
-            type="tertiary",
-            on_click=state.queue_action,
-            args=("regenerate",),
-        )
-        st.button(
-            "Edit",
-            icon=":material/edit:",
-            key="edit",
-            type="tertiary",
-            help="Edit your last message and send it again",
-            on_click=st.session_state.__setitem__,
-            args=(state.EDITING, True),
-        )
+        with st.container(key=f"question-{message.id or id(message)}"):
+            if message.text:
+                st.markdown(make_safe(message.text))
+            if message.images:
+                st.image([image.data for image in message.images], width=220)
+        if not editable and message.version[1] < 2:
+            return
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            _versions(message)
+            if editable:
+                st.button(
+                    "",
+                    icon=":material/edit:",
+                    key=f"edit_{message.id}",
+                    type="tertiary",
+                    help="Edit this message and send it again",
+                    on_click=state.start_editing,
+                    args=(message.id, message.text),
+                )
 
 
-def draw_transcript(messages: list[ChatMessage], on_feedback: FeedbackSink | None) -> None:
+def draw_transcript(messages: list[ChatMessage], chat: Chat) -> list[LiveReply]:
+    """Draw the conversation; returns the replies still streaming, for the page to follow."""
     shown = st.session_state[state.SHOW_EARLIER]
     hidden = max(0, len(messages) - shown)
     if hidden:
@@ -180,12 +256,41 @@ def draw_transcript(messages: list[ChatMessage], on_feedback: FeedbackSink | Non
             args=(state.SHOW_EARLIER, shown + state.VISIBLE_MESSAGES),
         )
     last_reply = max((i for i, m in enumerate(messages) if m.reply is not None), default=-1)
+    live: list[LiveReply] = []
     user_text = ""
-    for index in range(len(messages)):
-        message = messages[index]
+    for index, message in enumerate(messages):
         if message.role == "user":
             user_text = message.text
         if index < hidden:
             continue
+        if message.reply is None:
+            _user_bubble(message, editable=bool(message.id))
+            continue
         is_last = index == last_reply == len(messages) - 1
-        draw_message(message, last=is_last, user_text=user_text, on_feedback=on_feedback)
+        question = user_text
+        with st.chat_message("assistant", avatar=AVATARS["assistant"]):
+            if message.reply.status == ReplyStatus.STREAMING:
+                source = chat.running(message.id) or _remote(chat, message)
+                if source is not None:
+                    footer = partial(_footer_of, chat, last=is_last, user_text=question)
+                    live.append(LiveReply(message, source, draw_footer=footer))
+                    continue
+            draw_reasoning(message.reply.reasoning)
+            _answer(message)
+            draw_reply_footer(message, chat, last=is_last, user_text=question)
+    return live
+
+
+def _footer_of(chat: Chat, message: ChatMessage, *, last: bool, user_text: str) -> None:
+    draw_reply_footer(message, chat, last=last, user_text=user_text)
+
+
+def _remote(chat: Chat, message: ChatMessage) -> StoredReply | None:
+    """A reply another process is still producing: followed by reading the store."""
+    try:
+        return StoredReply(chat.app.store, chat.user.id, message.id)
+    except AssistantError:  # gone meanwhile (deleted in another tab)
+        return None
+
+
+__all__ = ["AVATARS", "draw_reply_footer", "draw_transcript", "footer_text", "model_badge"]

@@ -193,6 +193,10 @@ class Store:
             )
         )
 
+    def take_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Hold the lease `name` for `ttl` if it is free, expired or already `holder`'s."""
+        return self._db.write(lambda s: messages.take_lease(s, self._db.now(), name, holder, ttl))
+
     def set_feedback(
         self, owner_id: int, message_id: str, value: FeedbackValue | None, comment: str = ""
     ) -> None:
@@ -230,6 +234,14 @@ class Store:
         """A model-made title; False when the user has already renamed the conversation."""
         return self._db.write(
             lambda s: conversations.set_title(s, owner_id, conversation_id, title, "model")
+        )
+
+    def set_conversation_choice(
+        self, owner_id: int, conversation_id: str, role_id: str, model: str
+    ) -> None:
+        """The role and model the conversation goes on with (picked before its next turn)."""
+        self._db.write(
+            lambda s: conversations.set_choice(s, owner_id, conversation_id, role_id, model)
         )
 
     def delete_conversation(self, owner_id: int, conversation_id: str) -> None:

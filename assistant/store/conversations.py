@@ -365,6 +365,14 @@ def set_title(
     return True
 
 
+def set_choice(
+    session: Session, owner_id: int, conversation_id: str, role_id: str, model: str
+) -> None:
+    row = owned_conversation(session, owner_id, conversation_id)
+    row.role_id = role_id
+    row.model = model
+
+
 def delete_conversation(session: Session, owner_id: int, conversation_id: str) -> None:
     result = session.connection().execute(
         delete(m.Conversation).where(
@@ -468,6 +476,7 @@ __all__ = [
     "owned_conversation",
     "reply_context",
     "search",
+    "set_choice",
     "set_title",
     "title_from_text",
 ]

@@ -630,6 +630,18 @@ def recover_stale_replies(
     return result.rowcount
 
 
+def take_lease(session: Session, now: datetime, name: str, holder: str, ttl: timedelta) -> bool:
+    statement = upsert(session, m.Lease).values(name=name, holder=holder, expires_at=now + ttl)
+    taken = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[m.Lease.name],
+            set_={"holder": holder, "expires_at": now + ttl},
+            where=(m.Lease.holder == holder) | (m.Lease.expires_at < now),
+        ).returning(m.Lease.holder)
+    ).scalar_one_or_none()
+    return taken == holder
+
+
 def set_feedback(
     session: Session,
     now: datetime,
@@ -678,6 +690,7 @@ __all__ = [
     "set_feedback",
     "start_turn",
     "start_turns",
+    "take_lease",
     "touch_replies",
     "upsert",
 ]

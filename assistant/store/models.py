@@ -293,6 +293,16 @@ class CustomRole(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Lease(Base):
+    """Who runs a periodic job when several processes share the database, and until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
     "AuthSession",
     "Base",
@@ -301,6 +311,7 @@ __all__ = [
     "Feedback",
     "Identity",
     "Image",
+    "Lease",
     "LoginFailure",
     "Message",
     "MessageImage",

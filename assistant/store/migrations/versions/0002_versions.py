@@ -4,7 +4,8 @@ Messages form a tree (`parent_id`), so regenerating or editing adds a sibling in
 deleting; `conversations.head_id` names the end of the branch being shown. Existing
 conversations become a single branch: each message's parent is the one before it, and the head
 is the last. Replies also keep why another model answered, the finish reason and the error's
-kind, so a reloaded reply reads exactly as it did live.
+kind, so a reloaded reply reads exactly as it did live. `leases` names the one process that
+runs the periodic upkeep when several share the database.
 
 Revision ID: 0002_versions
 Revises: 0001_initial
@@ -36,6 +37,13 @@ def upgrade() -> None:
         batch.create_index("ix_messages_parent_id", ["parent_id"])
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("head_id", sa.Integer(), nullable=True))
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_leases"),
+    )
     op.execute(
         "UPDATE messages SET parent_id = (SELECT max(earlier.id) FROM messages AS earlier "
         "WHERE earlier.conversation_id = messages.conversation_id AND earlier.id < messages.id)"
@@ -47,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("leases")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("head_id")
     with op.batch_alter_table("messages") as batch:

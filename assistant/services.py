@@ -1,0 +1,78 @@
+"""What one process shares among all its sessions, built once per settings at the edge.
+
+The app's pages (through `ui.services`), the chat API routes and the operators' commands all
+reach the same objects here, so a reply started by one is visible to the others: the store and
+its engine, the model client and catalogue, accounts, the process's running replies, the turn
+service and the periodic upkeep. Nothing here holds per-user data; every lookup is scoped to
+an owner.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from assistant.accounts import Accounts
+from assistant.chat import Assistant
+from assistant.replies import Replies
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.titles import title_in_background
+from assistant.turns import Turns
+from assistant.upkeep import STALE_AFTER, Upkeep
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    assistant: Assistant
+    accounts: Accounts
+    replies: Replies
+    turns: Turns
+    upkeep: Upkeep
+
+
+_lock = threading.Lock()
+_shared: dict[Settings, Services] = {}
+
+
+def shared(settings: Settings) -> Services:
+    """The process's services for `settings` (made, migrated and recovered on first use)."""
+    with _lock:
+        found = _shared.get(settings)
+        if found is None:
+            found = _shared[settings] = _build(settings)
+        return found
+
+
+def _build(settings: Settings) -> Services:
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite:///"):
+        os.makedirs(settings.data_dir, exist_ok=True)
+    store = Store(url)
+    store.migrate()
+    store.recover_stale_replies(STALE_AFTER)
+    assistant = Assistant(settings)
+    accounts = Accounts(store)
+    replies = Replies(assistant, store)
+    upkeep = Upkeep(store, accounts.purge_expired)
+    return Services(
+        settings=settings,
+        store=store,
+        assistant=assistant,
+        accounts=accounts,
+        replies=replies,
+        turns=Turns(
+            store,
+            replies,
+            titles=lambda owner, conversation, first: title_in_background(
+                assistant, store, owner, conversation, first
+            ),
+        ),
+        upkeep=upkeep,
+    )
+
+
+__all__ = ["Services", "shared"]
