@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from assistant import analysis, local_model
+from assistant.cancellation import Cancellation
 from assistant.catalogue import Catalogue, ModelInfo
 from assistant.client import ChatClient
 from assistant.context import ChatTurn, build_messages
@@ -86,8 +87,10 @@ class Assistant:
         *,
         model: str | None = None,
         response_format: dict[str, Any] | None = None,
+        cancel: Cancellation | None = None,
     ) -> Iterator[Event]:
-        """Events for the reply to `history[-1]`. Closing the iterator stops the model."""
+        """Events for the reply to `history[-1]`. Closing the iterator stops the model, and so
+        does `cancel.cancel()` from any thread; a stopped reply ends with no final event."""
         requested = model or self.default_model
         newest = history[-1]
         if self.offline:
@@ -101,7 +104,9 @@ class Assistant:
         answering, reason = requested, ""
         if newest.images and self.catalogue.reads_images(requested) is False:
             answering, reason = self.settings.vision_model, "vision"
-        yield from self._stream(role, history, requested, answering, reason, response_format)
+        yield from self._stream(
+            role, history, requested, answering, reason, response_format, cancel
+        )
 
     def _stream(
         self,
@@ -111,6 +116,7 @@ class Assistant:
         answering: str,
         reason: str,
         response_format: dict[str, Any] | None,
+        cancel: Cancellation | None,
     ) -> Iterator[Event]:
         try:
             client = self._get_client()
@@ -147,6 +153,7 @@ class Assistant:
             fallback_models=fallbacks,
             max_tokens=self.settings.max_tokens,
             response_format=response_format,
+            cancel=cancel,
         )
         got_text = False
         try:
@@ -165,7 +172,7 @@ class Assistant:
                 ):
                     # The catalogue did not know this model; the provider says it is text-only.
                     yield from self._stream(
-                        role, history, requested, self.settings.vision_model, "vision", None
+                        role, history, requested, self.settings.vision_model, "vision", None, cancel
                     )
                     return
                 yield event
