@@ -45,7 +45,9 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
+    assistant = Assistant(settings)
+    assistant.catalogue.warm()  # fetched in the background; pages never wait for it
+    return assistant
 
 
 def assistant() -> Assistant:
