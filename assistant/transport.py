@@ -24,8 +24,9 @@ under the deadline's lock, so a late hang-up never touches a closed (or reused) 
 httpx's `HTTPTransport` exposes no way to choose the network backend, so `HangupTransport`
 replaces its connection pool (`_pool`, the one private name used here) with an identical
 `httpcore.ConnectionPool` built from the same settings plus this backend; everything else
-(exception mapping, response streams) is httpx's own code. The pool has no proxy support: a
-client that must use a proxy can pass its own transport, and then loses only the early hang-up.
+(exception mapping, response streams) is httpx's own code. Requests that httpx sends through a
+proxy (HTTPS_PROXY in the environment) use httpx's own proxy transport instead, as does a
+transport passed to `ChatClient`: those stop at once only from the response headers on.
 """
 
 from __future__ import annotations

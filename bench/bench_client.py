@@ -57,11 +57,15 @@ def _client_first_token(client: Any, body: dict[str, Any]) -> float:
     raise RuntimeError("no token")
 
 
-def _stop_once(client: Any, fake: Any, scenario: Any, blocked: Callable[[], bool]) -> float:
+def _stop_once(
+    client: Any, fake: Any, scenario: Any, blocked: Callable[[], bool], pooled: bool
+) -> float:
     """Seconds from cancel() to the server seeing the hang-up (or to the stream's end)."""
     from assistant.cancellation import Cancellation
     from tests.fake_openrouter import TEXT_MODEL
 
+    if pooled:  # leave an idle keep-alive connection in the pool for the stopped request
+        list(client.stream_chat([{"role": "user", "content": "Hi"}], TEXT_MODEL))
     fake.reset()
     fake.queue(scenario)
     cancel = Cancellation()
@@ -97,22 +101,27 @@ def _stop_rows(settings: Any, fake: Any) -> list[dict[str, Any]]:
     from tests.fake_openrouter import echo, http_error, slow_headers, stall
 
     patient = replace(settings, first_token_timeout=120.0, stall_timeout=120.0, retry_budget=120.0)
+    started = lambda: len(fake.streams) > 0  # noqa: E731
     states = [
-        ("before the headers", lambda: slow_headers(60.0), lambda: len(fake.streams) > 0),
+        ("before the headers, new connection", lambda: slow_headers(60.0), started, False),
+        ("before the headers, pooled connection", lambda: slow_headers(60.0), started, True),
         (
             "before the 1st token",
             lambda: echo(first_token_delay=60.0, keepalive_interval=0.05),
-            lambda: len(fake.streams) > 0,
+            started,
+            True,
         ),
         (
             "mid-stream",
             lambda: stall("Partial", keepalive_interval=None),
             lambda: bool(fake.streams and fake.streams[0].tokens_sent),
+            True,
         ),
         (
             "in a retry backoff",
             lambda: http_error(503, retry_after=30),
             lambda: len(fake.chat_requests) > 0,
+            True,
         ),
     ]
     rows = []
@@ -120,8 +129,10 @@ def _stop_rows(settings: Any, fake: Any) -> list[dict[str, Any]]:
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the backoff state logs a retry warning on every round
     with ChatClient(patient) as client:
-        for label, scenario, blocked in states:
-            times = [_stop_once(client, fake, scenario(), blocked) for _ in range(STOP_ROUNDS)]
+        for label, scenario, blocked, pooled in states:
+            times = [
+                _stop_once(client, fake, scenario(), blocked, pooled) for _ in range(STOP_ROUNDS)
+            ]
             rows.append(
                 {
                     "name": f"client: stop → hang-up, {label}, worst of {STOP_ROUNDS}",
