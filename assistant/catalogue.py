@@ -123,11 +123,11 @@ class Catalogue:
         self._clock = clock
         self._extra = {m.id: m for m in extra}
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a fetch ended
         self._snapshot = _Snapshot.of(self._extra)
         self._refresh_at = -math.inf  # due at once
         self._fetching = False
         self._loaded = False
-        self._attempted = threading.Event()  # the first fetch has ended, well or not
         self.last_error: AssistantError | None = None
 
     # -- reading (never waits) -----------------------------------------------------------------
@@ -165,11 +165,13 @@ class Catalogue:
         self._refresh_if_due()
 
     def wait_ready(self, timeout: float) -> bool:
-        """Start fetching if needed and wait up to `timeout` seconds for the first fetch to
-        end; True when the list is loaded (False on timeout or when the fetch failed)."""
+        """Start fetching if needed and, until a list is loaded, wait up to `timeout` seconds
+        for the running fetch to end; True when a list is loaded (False on timeout or when the
+        fetch failed)."""
         self._refresh_if_due()
-        self._attempted.wait(timeout)
-        return self._loaded
+        with self._changed:
+            self._changed.wait_for(lambda: self._loaded or not self._fetching, timeout)
+            return self._loaded
 
     def _current(self) -> _Snapshot:
         if self._clock() >= self._refresh_at:
@@ -221,7 +223,7 @@ class Catalogue:
                 self._refresh_at = self._clock() + self._retry_pause
             self.last_error = error
             self._fetching = False
-        self._attempted.set()
+            self._changed.notify_all()
 
 
 __all__ = ["Catalogue", "ModelInfo"]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from assistant.catalogue import Catalogue, ModelInfo
@@ -146,3 +147,36 @@ def test_a_failed_fetch_keeps_what_is_known_and_is_retried_after_a_pause() -> No
         catalogue.models()
         wait_until(lambda: not catalogue.loading)
         assert isinstance(catalogue.last_error, NetworkError)
+
+
+def test_wait_ready_waits_for_the_retry_of_a_failed_fetch(
+    fake: FakeOpenRouter, client: ChatClient
+) -> None:
+    class FailsOnce:
+        calls = 0
+
+        def list_models(self) -> list[dict[str, Any]]:
+            self.calls += 1
+            if self.calls == 1:
+                raise NetworkError(detail="first try")
+            return client.list_models()
+
+    clock = Clock()
+    fake.models_delay = 0.3
+    catalogue = Catalogue(FailsOnce(), clock=clock, retry_pause=60)
+    assert catalogue.wait_ready(10.0) is False
+    clock.now += 61
+    assert catalogue.wait_ready(10.0) is True  # started the retry, and waited for it
+    assert catalogue.last_error is None
+    assert catalogue.get(TEXT_MODEL) is not None
+
+
+def test_the_standalone_control_endpoint_sets_the_catalogue(fake: FakeOpenRouter) -> None:
+    own = [catalogue_entry("llama3")]
+    reply = httpx.post(f"{fake.root_url}/_control/models", json={"models": own, "strict": True})
+    assert reply.json() == {"models": 1}
+    assert httpx.get(f"{fake.url}/models").json() == {"data": own}
+    chat = {"model": "acme/none", "messages": [], "stream": True}
+    refused = httpx.post(f"{fake.url}/chat/completions", json=chat)
+    assert refused.status_code == 400
+    assert "acme/none is not a valid model ID" in refused.text
