@@ -33,6 +33,9 @@ from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
 from assistant.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Seconds a command waits for the model catalogue (vision routing and context windows use it);
+#: unlike a page, a terminal command can afford it.
+CATALOGUE_WAIT = 10.0
 
 
 def _role(role_id: str) -> Role:
@@ -104,8 +107,10 @@ def cmd_ask(args: argparse.Namespace, assistant: Assistant) -> int:
     message = " ".join(args.message).strip()
     if not message:
         raise InputError("The message is empty.")
+    assistant.catalogue.warm()  # fetched while the images are prepared
     turn = ChatTurn("user", message, _images(args.image or []))
     _offline_notice(assistant, sys.stderr)
+    assistant.catalogue.wait_ready(CATALOGUE_WAIT)
     events = assistant.stream_reply(role, [turn], model=args.model)
     _, error = render(events, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
     if error is not None:
@@ -117,6 +122,7 @@ def cmd_ask(args: argparse.Namespace, assistant: Assistant) -> int:
 def cmd_chat(args: argparse.Namespace, assistant: Assistant) -> int:
     role = _role(args.role)
     history: list[ChatTurn] = []
+    assistant.catalogue.warm()  # fetched while the first message is typed
     _offline_notice(assistant, sys.stderr)
     print(f"{role.label}: type a message, /new to start over, /quit to leave.", file=sys.stderr)
     while True:
@@ -133,6 +139,7 @@ def cmd_chat(args: argparse.Namespace, assistant: Assistant) -> int:
             history.clear()
             continue
         history.append(ChatTurn("user", line))
+        assistant.catalogue.wait_ready(CATALOGUE_WAIT)
         events = assistant.stream_reply(role, history, model=args.model)
         try:
             text, error = render(events, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
@@ -154,10 +161,11 @@ def cmd_roles(args: argparse.Namespace, assistant: Assistant) -> int:
 
 
 def cmd_models(args: argparse.Namespace, assistant: Assistant) -> int:
-    models = assistant.catalogue.models()
-    if not models and assistant.catalogue.last_error is not None:
-        print(assistant.catalogue.last_error, file=sys.stderr)
+    if not assistant.catalogue.wait_ready(CATALOGUE_WAIT):
+        late = f"The model list did not arrive within {CATALOGUE_WAIT:g} s. Please try again."
+        print(assistant.catalogue.last_error or late, file=sys.stderr)
         return EXIT_FAILED
+    models = assistant.catalogue.models()
     if args.images:
         models = [m for m in models if m.reads_images]
     if args.free:

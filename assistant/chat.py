@@ -7,10 +7,17 @@ offline mode, the address of the bundled model; nothing per user).
 Model choice for a turn:
 - the model the user picked, or the configured default;
 - when the new message carries images and the catalogue says that model is text-only (DeepSeek
-  is), the configured vision model answers instead and `ModelUsed.reason` says "vision";
+  is), the vision model answers instead and `ModelUsed.reason` says "vision";
 - a model missing from the catalogue is tried as is, and if the provider answers that it cannot
   read images (404), the turn goes to the vision model before any text was shown;
 - fallback models stand in when the provider fails before the first token (see `client`).
+
+The vision and fallback models are the configured ones, checked against the server's own
+catalogue once it is loaded (a custom base URL's server rarely has OpenRouter's ids): configured
+fallbacks it does not list are dropped, none being invented in their place; a configured vision
+model it does not list as reading images is replaced by the cheapest listed model that does (see
+`cheapest_vision_model`), and when it lists none the turn fails with a sentence saying so,
+before anything is sent. Until the catalogue is loaded, the configured models are tried as is.
 """
 
 from __future__ import annotations
@@ -33,6 +40,27 @@ OFFLINE_IMAGE_SENTENCE = (
     "The offline demo model cannot read images. To send photos, set OPENROUTER_API_KEY "
     "in the environment or in .streamlit/secrets.toml."
 )
+NO_VISION_SENTENCE = (
+    "No model on this server can read images. Send the message without images, or point "
+    "OPENROUTER_BASE_URL at a server that has a vision model."
+)
+
+
+def cheapest_vision_model(models: Sequence[ModelInfo]) -> ModelInfo | None:
+    """The model that stands in for a vision model the server lacks: the cheapest that reads
+    images (prompt plus completion price per token), ties broken by id. Models with an unknown
+    or negative price (OpenRouter's routers list -1) come after priced ones, and `:free`
+    variants only when nothing else reads images: they allow a few requests a minute."""
+    readers = [m for m in models if m.reads_images]
+    candidates = [m for m in readers if not m.id.endswith(":free")] or readers
+
+    def cost(model: ModelInfo) -> tuple[bool, float, str]:
+        prices = (model.prompt_price, model.completion_price)
+        if any(price is None or price < 0 for price in prices):
+            return (True, 0.0, model.id)
+        return (False, sum(price or 0.0 for price in prices), model.id)
+
+    return min(candidates, key=cost, default=None)
 
 
 def _question(history: Sequence[ChatTurn]) -> ChatTurn:
@@ -85,6 +113,14 @@ class Assistant:
     def model_info(self, model_id: str) -> ModelInfo | None:
         return self.catalogue.get(model_id)
 
+    def _vision_model(self) -> str | None:
+        """The model for image turns; None when the loaded catalogue has none that reads them."""
+        configured = self.settings.vision_model
+        if not self.catalogue.loaded or self.catalogue.reads_images(configured):
+            return configured
+        chosen = cheapest_vision_model(self.catalogue.models())
+        return chosen.id if chosen is not None else None
+
     def stream_reply(
         self,
         role: Role,
@@ -95,8 +131,8 @@ class Assistant:
         cancel: Cancellation | None = None,
     ) -> Iterator[Event]:
         """Events for the reply to `history[-1]` (or, when `history` ends with a partial
-        reply, the rest of that reply). Closing the iterator, or `cancel` from any thread,
-        stops the model; a cancelled stream ends without a final event."""
+        reply, the rest of that reply). Closing the iterator stops the model, and so does
+        `cancel.cancel()` from any thread; a stopped reply ends with no final event."""
         requested = model or self.default_model
         newest = _question(history)
         if self.offline:
@@ -109,15 +145,14 @@ class Assistant:
             requested = local_model.LOCAL_MODEL_ID
         answering, reason = requested, ""
         if newest.images and self.catalogue.reads_images(requested) is False:
-            answering, reason = self.settings.vision_model, "vision"
-        events = self._stream(role, history, requested, answering, reason, response_format)
-        try:
-            for event in events:
-                if cancel is not None and cancel.cancelled:
-                    return
-                yield event
-        finally:
-            close_events(events)
+            vision = self._vision_model()
+            if vision is None:
+                yield Failed(ImageNotSupportedError(NO_VISION_SENTENCE))
+                return
+            answering, reason = vision, "vision"
+        yield from self._stream(
+            role, history, requested, answering, reason, response_format, cancel
+        )
 
     def _stream(
         self,
@@ -127,6 +162,7 @@ class Assistant:
         answering: str,
         reason: str,
         response_format: dict[str, Any] | None,
+        cancel: Cancellation | None,
     ) -> Iterator[Event]:
         try:
             client = self._get_client()
@@ -154,6 +190,8 @@ class Assistant:
             with_images=with_images,
         )
         fallbacks = [m for m in self.settings.fallback_models if m != answering]
+        if self.catalogue.loaded:  # a server's catalogue lists what it can answer with
+            fallbacks = [m for m in fallbacks if self.catalogue.get(m) is not None]
         if has_images:
             fallbacks = [m for m in fallbacks if self.catalogue.reads_images(m)]
         events = client.stream_chat(
@@ -163,6 +201,7 @@ class Assistant:
             fallback_models=fallbacks,
             max_tokens=self.settings.max_tokens,
             response_format=response_format,
+            cancel=cancel,
         )
         got_text = False
         try:
@@ -177,16 +216,25 @@ class Assistant:
                     and has_images
                     and not reason
                     and not got_text
-                    and answering != self.settings.vision_model
                 ):
                     # The catalogue did not know this model; the provider says it is text-only.
-                    yield from self._stream(
-                        role, history, requested, self.settings.vision_model, "vision", None
-                    )
-                    return
+                    vision = self._vision_model()
+                    if vision is None:
+                        event = Failed(ImageNotSupportedError(NO_VISION_SENTENCE))
+                    elif vision != answering:
+                        yield from self._stream(
+                            role, history, requested, vision, "vision", None, cancel
+                        )
+                        return
                 yield event
         finally:
             close_events(events)
 
 
-__all__ = ["OFFLINE_IMAGE_SENTENCE", "Assistant", "ChatTurn"]
+__all__ = [
+    "NO_VISION_SENTENCE",
+    "OFFLINE_IMAGE_SENTENCE",
+    "Assistant",
+    "ChatTurn",
+    "cheapest_vision_model",
+]

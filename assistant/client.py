@@ -2,7 +2,16 @@
 
 `ChatClient.stream_chat` is a generator of typed events (assistant/events.py) that never raises
 an `AssistantError`: every reply ends with exactly one `Finished` or `Failed`, and text that
-arrived before a failure stays with the consumer.
+arrived before a failure stays with the consumer; except a stopped reply, which simply ends.
+
+Stopping. Closing the generator from the thread that iterates it hangs up. From any other
+thread, `Cancellation.cancel()` (assistant/cancellation.py) hangs up whatever the request is
+doing (connecting, sending, waiting for the headers or the first token, streaming, sleeping
+before a retry, between fallback models): the attempt's socket is shut down at once, which wakes
+the blocked read, and the generator then ends WITHOUT a `Finished` or `Failed` event, and without
+the events of any chunk read after the stop; its consumer marks the reply stopped. No retry or
+fallback starts after a stop. Sockets are known before the response headers thanks to the
+transport in assistant/transport.py; a hung-up connection is never pooled again.
 
 Timing. httpx's read timeout cannot express "no content for N seconds": keep-alive comments
 reset it, and it cannot be a short polling tick either, because a read timeout closes the
@@ -15,7 +24,10 @@ Time the consumer spends between our yields does not count: the server is not be
 Recovery. Retries (408, 429, 5xx, network errors, timeouts) and then the fallback models are
 tried only while nothing has reached the consumer, so a reply is never duplicated. `ModelUsed`
 is held back until the attempt's first other event, which is why it is sent exactly once.
-Fallbacks are client-side (not OpenRouter's `models` field) so they work with any server.
+Fallbacks are client-side (not OpenRouter's `models` field) so they work with any server. When
+every candidate fails, the requested model's failure is reported (an outage is not hidden behind
+a fallback's "invalid model"), unless a fallback's says something about the account or the input
+that holds for every model (key, credits, moderation).
 
 Chunks become events in assistant/chunks.py; error answers become AssistantErrors in
 assistant/provider_errors.py. This module owns only the I/O, the timing and the recovery.
@@ -33,11 +45,15 @@ from typing import Any
 
 import httpx
 
+from assistant.cancellation import Cancellation
 from assistant.chunks import ReplyReader
 from assistant.deadlines import Deadline, Watchdog
 from assistant.errors import (
     AssistantError,
+    AuthenticationError,
     ConfigurationError,
+    InsufficientCreditsError,
+    ModerationError,
     NetworkError,
     ReplyInterruptedError,
     ReplyTimeoutError,
@@ -47,6 +63,7 @@ from assistant.events import Event, Failed, Finished, ModelUsed, ReasoningDelta,
 from assistant.provider_errors import DETAIL_LIMIT, error_from_status
 from assistant.settings import Settings
 from assistant.sse import SSEMessage, SSEParser
+from assistant.transport import HANGUP, HangupTransport
 
 __all__ = ["ChatClient"]
 
@@ -58,9 +75,23 @@ MAX_ERROR_BODY = 64_000  # bytes of an error body worth reading
 DRAIN_WAIT = 0.25  # after [DONE], how long to wait for the body's end so the connection is reused
 
 
+#: Failures about the account or the input: every model would answer the same.
+_WHATEVER_THE_MODEL = (AuthenticationError, InsufficientCreditsError, ModerationError)
+
+
 def _may_retry(error: AssistantError) -> bool:
     # An interruption before any content is as safe to repeat as a network error.
     return error.retryable or isinstance(error, ReplyInterruptedError)
+
+
+def _most_telling(failures: list[AssistantError]) -> AssistantError:
+    """The failure to report once every candidate failed: the requested model's (the first),
+    unless a fallback's holds whatever the model (a fallback's unknown id or outage says
+    nothing about the model the user asked for)."""
+    for failure in failures[1:]:
+        if isinstance(failure, _WHATEVER_THE_MODEL):
+            return failure
+    return failures[0]
 
 
 class ChatClient:
@@ -72,22 +103,24 @@ class ChatClient:
         *,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._settings = settings
         self._base = settings.base_url.rstrip("/")
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            transport=transport,
-            # Idle connections are dropped before the 5 s after which llama.cpp's server (the
-            # bundled model) closes them, so a reused connection is never a closed one.
-            limits=httpx.Limits(
-                max_connections=500, max_keepalive_connections=50, keepalive_expiry=4.0
-            ),
+        # Idle connections are dropped before the 5 s after which llama.cpp's server (the
+        # bundled model) closes them, so a reused connection is never a closed one.
+        limits = httpx.Limits(
+            max_connections=500, max_keepalive_connections=50, keepalive_expiry=4.0
         )
-        self._sleep = sleep
+        # A transport or client of the caller's still stops at once after the response headers;
+        # ours also before them (assistant/transport.py).
+        self._http = http_client or httpx.Client(
+            transport=transport or HangupTransport(limits=limits), limits=limits
+        )
+        self._sleep = sleep  # None: real time, cut short by a stop; tests pass a recorder
         self._clock = clock
         self._jitter = jitter
         self._watchdog = Watchdog(clock)
@@ -119,8 +152,14 @@ class ChatClient:
         fallback_models: Sequence[str] = (),
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+        cancel: Cancellation | None = None,
     ) -> Iterator[Event]:
-        """Stream one reply; the last event is `Finished` or `Failed`. Closing it hangs up."""
+        """Stream one reply; the last event is `Finished` or `Failed`. Closing it hangs up.
+
+        `cancel.cancel()`, from any thread, hangs up too; the stream then ends with no final
+        event (see the module docstring).
+        """
+        cancel = cancel if cancel is not None else Cancellation()
         body: dict[str, Any] = {
             "model": model,
             "messages": list(messages),
@@ -137,7 +176,7 @@ class ChatClient:
             if self._settings.uses_openrouter:  # else the parameter may be silently dropped
                 body["provider"] = {"require_parameters": True}
         candidates = list(dict.fromkeys([model, *(m for m in fallback_models if m)]))
-        inner = self._stream_with_recovery(body, candidates)
+        inner = self._stream_with_recovery(body, candidates, cancel)
         ended = False
         try:
             for event in inner:
@@ -145,7 +184,7 @@ class ChatClient:
                 yield event
         except Exception as exc:  # a bug must still end the reply with a sentence
             logger.exception("chat stream for %s failed unexpectedly", model)
-            if not ended:
+            if not ended and not cancel.cancelled:
                 yield Failed(UnexpectedError(detail=self._scrub(f"{type(exc).__name__}: {exc}")))
         finally:
             inner.close()
@@ -188,15 +227,17 @@ class ChatClient:
         return text.replace(key, "[key]") if key else text
 
     def _stream_with_recovery(
-        self, body: dict[str, Any], candidates: list[str]
+        self, body: dict[str, Any], candidates: list[str], cancel: Cancellation
     ) -> Generator[Event, None, None]:
         requested = candidates[0]
         waited = 0.0
-        last_error: AssistantError = UnexpectedError(detail="no model to ask")
+        failures: list[AssistantError] = []
         for index, candidate in enumerate(candidates):
             retries = 0
             while True:
-                attempt = self._attempt({**body, "model": candidate}, requested, index > 0)
+                if cancel.cancelled:
+                    return
+                attempt = self._attempt({**body, "model": candidate}, requested, index > 0, cancel)
                 held: ModelUsed | None = None
                 committed = False
                 failure: AssistantError | None = None
@@ -215,9 +256,8 @@ class ChatClient:
                             yield event
                 finally:
                     attempt.close()
-                if failure is None:
-                    return
-                last_error = failure
+                if failure is None or cancel.cancelled:
+                    return  # finished, failed after text (already yielded), or stopped
                 if not _may_retry(failure):
                     break
                 delay = getattr(failure, "retry_after", None)
@@ -241,31 +281,51 @@ class ChatClient:
                     type(failure).__name__,
                     failure.detail,
                 )
-                self._sleep(delay)
+                if self._pause(delay, cancel):
+                    return
                 waited += delay
                 retries += 1
-            if not _may_retry(last_error):
+            failures.append(failure)
+            if not _may_retry(failure):
                 break  # 400/401/402/403, images...: the user must act, another model won't help
-        yield Failed(last_error)
+        if cancel.cancelled:
+            return
+        yield Failed(_most_telling(failures) if failures else UnexpectedError(detail="no model"))
+
+    def _pause(self, seconds: float, cancel: Cancellation) -> bool:
+        """Wait before a retry; True when the reply was stopped meanwhile."""
+        if self._sleep is None:
+            return cancel.wait(seconds)
+        self._sleep(seconds)
+        return cancel.cancelled
 
     def _attempt(
-        self, body: dict[str, Any], requested: str, fallback: bool
+        self, body: dict[str, Any], requested: str, fallback: bool, cancel: Cancellation
     ) -> Generator[Event, None, None]:
-        """One request to one model. Ends with `Finished` or `Failed`; never raises httpx errors."""
+        """One request to one model. Ends with `Finished` or `Failed`, or with nothing once
+        stopped; never raises httpx errors."""
         settings = self._settings
         model = body["model"]
         deadline = Deadline(self._clock() + settings.first_token_timeout)
         backstop = max(settings.first_token_timeout, settings.stall_timeout)
+        forget_cancel = cancel.add_callback(deadline.cancel)
         try:
-            with self._http.stream(
+            request = self._http.build_request(
                 "POST",
                 f"{self._base}/chat/completions",
                 json=body,
                 headers=self._headers(streaming=True),
                 timeout=self._timeout(backstop),
-            ) as response:
+                extensions={HANGUP: deadline},
+            )
+            response = self._http.send(request, stream=True)
+            try:
+                if deadline.cancelled:
+                    return
                 if not response.is_success:
                     detail_body = _read_limited(response)
+                    if deadline.cancelled:
+                        return
                     error = error_from_status(
                         response.status_code, detail_body, response.headers, model=model
                     )
@@ -276,20 +336,32 @@ class ChatClient:
                 if "json" in response.headers.get("content-type", ""):
                     # The server ignored stream=true and sent the whole completion.
                     events = reader.handle(response.read().decode("utf-8", "replace"))
+                    if deadline.cancelled:
+                        return
                     reader.done = True
                     yield from events + reader.finish()
                     return
                 yield from self._read_stream(response, reader, deadline)
+            finally:
+                # Let go of the socket before the connection may go back to the pool: a late
+                # stop must not shut down a connection that another request reuses.
+                deadline.detach()
+                response.close()
         except httpx.HTTPError as exc:
-            yield Failed(self._transport_error(exc))
+            if not deadline.cancelled:
+                yield Failed(self._transport_error(exc))
         except httpx.InvalidURL as exc:
             yield Failed(self._bad_url_error(exc))
+        finally:
+            forget_cancel()
 
     def _read_stream(
         self, response: httpx.Response, reader: ReplyReader, deadline: Deadline
     ) -> Iterator[Event]:
         network = response.extensions.get("network_stream")
-        deadline.sock = network.get_extra_info("socket") if network is not None else None
+        sock = network.get_extra_info("socket") if network is not None else None
+        if sock is not None and deadline.sock is not sock:
+            deadline.attach(sock)  # a transport of the caller's did not report it before
         self._watchdog.watch(deadline)
         parser = SSEParser()
         chunks = response.iter_bytes()
@@ -300,11 +372,15 @@ class ChatClient:
                 except StopIteration:
                     raw = None
                 except httpx.HTTPError as exc:
+                    if deadline.cancelled:
+                        return
                     if deadline.expired or isinstance(exc, httpx.TimeoutException):
                         how = "silent connection closed" if deadline.expired else "read timeout"
                         yield Failed(self._timeout_error(reader, how))
                         return
                     raw = None  # the connection dropped: judged below like any end
+                if deadline.cancelled:
+                    return  # what was read after the stop is not the user's to see
                 items = parser.feed(raw) if raw is not None else parser.flush()
                 events: list[Event] = []
                 for item in items:
@@ -319,13 +395,18 @@ class ChatClient:
                     return
                 if events:
                     deadline.suspended = True
-                    yield from events
+                    for event in events:
+                        if deadline.cancelled:
+                            return
+                        yield event
                     deadline.at += self._clock() - now
                     deadline.suspended = False
                 if raw is None:
                     break
             if reader.done:
                 self._drain(chunks, deadline)
+            if deadline.cancelled:
+                return
             yield from reader.finish()
         finally:
             self._watchdog.unwatch(deadline)

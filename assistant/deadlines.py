@@ -1,12 +1,21 @@
-"""Stream deadlines and the watchdog thread that enforces them on silent servers.
+"""Hanging up one request from another thread: stream deadlines, cancel, and the watchdog.
 
 A read blocked on a server that sends nothing cannot be woken by httpx: its read timeout is
-either long (a backstop) or, if short, closes the response on the first quiet tick. So each
-stream registers a `Deadline` holding its socket, and one watchdog thread per client shuts that
-socket down once the deadline passes, which makes the blocked read fail at once. The reading
-side checks the deadline itself after every read (a server sending only keep-alives is never
-silent), and sets `suspended` while the consumer holds control, so time spent outside our
-reads never counts as a stall.
+either long (a backstop) or, if short, closes the response on the first quiet tick. What does
+wake it is shutting down its socket from another thread: the blocked `recv` (or `connect`, or
+TLS handshake) returns at once, and the server sees the connection close. So each request
+attempt has a `Deadline` that holds its socket, and two things may hang it up:
+
+- the watchdog thread (one per client) expires a stream whose content deadline passed. The
+  reading side checks the deadline itself after every read (a server sending only keep-alives
+  is never silent), and sets `suspended` while the consumer holds control, so time spent
+  outside our reads never counts as a stall;
+- a `Cancellation` (assistant/cancellation.py) calls `cancel()`, whatever the request is doing.
+
+The socket is handed over by the transport (assistant/transport.py) as soon as it exists, which
+is before the request is even sent, and taken back (`detach`) before the connection may return
+to the pool or be closed: under the lock, so a hang-up never reaches a socket that another
+request reuses, nor a file descriptor number that the system has given to someone else.
 """
 
 from __future__ import annotations
@@ -21,23 +30,50 @@ __all__ = ["WATCHDOG_TICK", "Deadline", "Watchdog"]
 WATCHDOG_TICK = 0.05
 
 
-class Deadline:
-    """When the current stream must have produced content by; shared with the watchdog."""
+def _shut_down(sock: socket.socket) -> None:
+    # The plain-socket method also works under TLS (no close_notify to write, which could
+    # block), and it wakes a blocked recv, send or connect. An already closed socket raises.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    __slots__ = ("at", "expired", "sock", "suspended")
+
+class Deadline:
+    """One request attempt's socket and content deadline; shared with the watchdog and cancel."""
+
+    __slots__ = ("_lock", "at", "cancelled", "expired", "sock", "suspended")
 
     def __init__(self, at: float, sock: socket.socket | None = None) -> None:
         self.at = at
         self.sock = sock
         self.suspended = False  # the consumer holds control: not reading, so not stalled
-        self.expired = False
+        self.expired = False  # hung up, by the watchdog or by cancel
+        self.cancelled = False  # hung up by cancel: the reply ends without a final event
+        self._lock = threading.Lock()
+
+    def attach(self, sock: socket.socket) -> None:
+        """The attempt's connection is `sock` now (a hang-up that came first applies at once)."""
+        with self._lock:
+            self.sock = sock
+            if self.expired:
+                _shut_down(sock)
+
+    def detach(self, sock: socket.socket | None = None) -> None:
+        """Let go of the socket (only if it is still `sock`, when given): it may be reused."""
+        with self._lock:
+            if sock is None or self.sock is sock:
+                self.sock = None
 
     def expire(self) -> None:
-        self.expired = True
-        if self.sock is not None:
-            # The plain-socket method also works under TLS, and it wakes a blocked recv.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        """Hang up now: the blocked read, write or connect of this attempt fails at once."""
+        with self._lock:
+            self.expired = True
+            if self.sock is not None:
+                _shut_down(self.sock)
+
+    def cancel(self) -> None:
+        """Hang up because the reply was stopped (see `Cancellation`)."""
+        self.cancelled = True
+        self.expire()
 
 
 class Watchdog:

@@ -6,8 +6,10 @@
     │   └── LocalModelUnavailable  (local_model) no key and no bundled model here
     ├── InsufficientCreditsError   not enough credits (402)
     ├── ModerationError            input flagged by moderation (403), with the reasons
-    ├── ImageNotSupportedError     the model cannot read images (404 on an image turn)
-    ├── BadRequestError            request rejected (400), e.g. an unknown model id
+    ├── ImageNotSupportedError     the model cannot read images (404 on an image turn), or no
+    │                              model on the server can
+    ├── BadRequestError            request rejected (400)
+    │   └── ModelNotFoundError     the model id is not on this server (400/404 naming it)
     ├── RateLimitedError           too many requests (429), with `retry_after` seconds
     ├── ProviderUnavailableError   provider down or overloaded (502/503/524/529 and other 5xx)
     ├── NetworkError               the server could not be reached
@@ -95,6 +97,17 @@ class BadRequestError(AssistantError):
     sentence = "The request was rejected as invalid."
 
 
+class ModelNotFoundError(BadRequestError):
+    sentence = "That model is not available on this server. Pick another model."
+
+    def __init__(self, model: str = "", *, detail: str = "") -> None:
+        self.model = model
+        message = None
+        if model:
+            message = f"The model {model} is not available on this server. Pick another model."
+        super().__init__(message, detail=detail)
+
+
 class RateLimitedError(AssistantError):
     retryable = True
     sentence = "The model is busy right now (rate limited). Please wait a moment and try again."
@@ -156,6 +169,7 @@ __all__ = [
     "ImageNotSupportedError",
     "InputError",
     "InsufficientCreditsError",
+    "ModelNotFoundError",
     "ModerationError",
     "NetworkError",
     "ProviderUnavailableError",

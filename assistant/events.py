@@ -6,6 +6,10 @@ store each adapt the same events to what they do; none of them parses provider J
 The last event of every stream is either `Finished` (the reply is complete, possibly truncated
 by `reason="length"`) or `Failed` (carrying the error whose sentence the user reads). Text that
 arrived before a `Failed` is still the user's: consumers keep it.
+
+One exception: a reply stopped through its `Cancellation` (assistant/cancellation.py), or closed
+by its consumer, simply ends, with neither `Finished` nor `Failed`. The consumer that stopped it
+knows why, keeps the text that arrived and marks the reply stopped.
 """
 
 from __future__ import annotations

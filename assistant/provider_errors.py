@@ -31,6 +31,7 @@ from assistant.errors import (
     BadRequestError,
     ImageNotSupportedError,
     InsufficientCreditsError,
+    ModelNotFoundError,
     ModerationError,
     ProviderUnavailableError,
     RateLimitedError,
@@ -41,6 +42,14 @@ from assistant.errors import (
 __all__ = ["DETAIL_LIMIT", "error_from_chunk", "error_from_status", "parse_retry_after"]
 
 DETAIL_LIMIT = 500
+
+# How servers say a model id is unknown: OpenRouter ("x is not a valid model ID"), Ollama
+# ('model "x" not found, try pulling it first'), vLLM and OpenAI ("The model `x` does not
+# exist"), and others ("unknown model", "no such model").
+_UNKNOWN_MODEL = re.compile(
+    r"not a valid model|model\b.*\b(not found|does not exist)|(unknown|no such|invalid) model",
+    re.IGNORECASE,
+)
 
 
 def error_from_status(
@@ -169,9 +178,7 @@ def _error_for_code(
                 f"No provider of {subject} can serve this request. Pick another model.",
                 detail=detail,
             )
-        return BadRequestError(
-            f"{_subject(model, start=True)} was not found. Pick another model.", detail=detail
-        )
+        return ModelNotFoundError(model, detail=detail)
     if code == 408:
         return ReplyTimeoutError(detail=detail)
     if code == 429:
@@ -182,6 +189,8 @@ def _error_for_code(
         if model.endswith(":free"):
             sentence += " Free models allow only about 20 requests a minute and a few a day."
         return RateLimitedError(sentence, retry_after=retry_after, detail=detail)
+    if code == 400 and _UNKNOWN_MODEL.search(message):
+        return ModelNotFoundError(model, detail=detail)
     if code >= 500:
         return ProviderUnavailableError(
             _unavailable_sentence(model), retry_after=retry_after, detail=detail

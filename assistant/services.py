@@ -55,6 +55,7 @@ def _build(settings: Settings) -> Services:
     store.migrate()
     store.recover_stale_replies(STALE_AFTER)
     assistant = Assistant(settings)
+    assistant.catalogue.warm()  # fetched in the background; pages never wait for it
     accounts = Accounts(store)
     replies = Replies(assistant, store)
     upkeep = Upkeep(store, accounts.purge_expired)

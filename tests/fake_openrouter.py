@@ -11,10 +11,16 @@ stream is a function from the request to a sequence of frames (`Data`, `Comment`
 process can pick one through the control endpoint.
 
 Which scenario answers a chat request, first match wins:
-1. an image sent to a model whose catalogue entry is text-only: 404, as OpenRouter does;
-2. the next queued scenario (`queue`, one-shot, FIFO);
-3. the scenario set for the requested model (`set_model_scenario`, persistent);
-4. the default scenario (`set_scenario`; initially `echo`: "Echo: <last user text>").
+1. with `strict_models` on, a model id not in the catalogue: 400 "... is not a valid model ID",
+   as OpenRouter does (off by default: any id is answered);
+2. an image sent to a model whose catalogue entry is text-only: 404, as OpenRouter does;
+3. the next queued scenario (`queue`, one-shot, FIFO);
+4. the scenario set for the requested model (`set_model_scenario`, persistent);
+5. the default scenario (`set_scenario`; initially `echo`: "Echo: <last user text>").
+
+The catalogue (`GET /models`) is `MODELS` unless the server is given its own (`models=`, as a
+custom base URL's server would have), and `models_delay` makes it slow to answer. With
+`ssl_context` the server speaks HTTPS.
 
 Python:
     with FakeOpenRouter() as fake:            # 127.0.0.1, a free port
@@ -27,6 +33,7 @@ Standalone (the browser tests run the app in another process):
     python -m tests.fake_openrouter --port 8765 --scenario echo --tokens-per-second 50
     POST /_control/scenario {"name": "http_error", "status": 503}     queue one (or a list)
          ... add "persist": true for the default, "for_model": "<id>" for one model
+    POST /_control/models {"models": [...], "delay": 30, "strict": true}   the catalogue
     POST /_control/reset      GET /_control/requests   GET /_control/streams
     GET /_control/disconnects GET /_control/scenarios
 """
@@ -41,12 +48,13 @@ import re
 import select
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -79,6 +87,13 @@ def _entry(
         "supported_parameters": ["max_tokens", "temperature", "response_format", "reasoning"],
         "top_provider": {"context_length": context, "max_completion_tokens": context // 4},
     }
+
+
+def catalogue_entry(
+    model_id: str, name: str = "", *, context: int = 32_768, vision: bool = False, price: str = "0"
+) -> dict[str, Any]:
+    """A catalogue entry for a server of one's own (`FakeOpenRouter(models=[...])`)."""
+    return _entry(model_id, name or model_id, context, price, price, vision)
 
 
 MODELS: list[dict[str, Any]] = [
@@ -129,6 +144,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-case names
     json: Any = None
+    client_port: int = 0  # the client's side of the connection: equal ports, same connection
 
     @property
     def model(self) -> str:
@@ -148,6 +164,7 @@ class Scenario:
     split_every: int | None = None  # write each event in pieces of this many bytes
     multiline: bool = False  # spread each JSON payload over several `data:` lines
     framing: str = "chunked"  # or "close": no length, the body ends when the connection does
+    headers_delay: float = 0.0  # seconds before the status line (a hang-up is noticed at once)
 
 
 @dataclass
@@ -165,6 +182,7 @@ class StreamRecord:
     completed: bool = False
     hung_up: bool = False
     disconnected: bool = False
+    disconnected_at: float | None = None  # time.monotonic() when the hang-up was noticed
 
 
 # -- building replies -----------------------------------------------------------------------
@@ -435,6 +453,11 @@ def image_not_supported() -> Scenario:
     return http_error(404, message=IMAGE_404_MESSAGE)
 
 
+def slow_headers(headers_delay: float = 60.0, **options: Any) -> Scenario:
+    """An echo whose status line comes only after `headers_delay` seconds (a provider queue)."""
+    return replace(echo(**options), name="slow_headers", headers_delay=headers_delay)
+
+
 #: Every behaviour by name, for `--scenario` and `POST /_control/scenario` (options override).
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "echo": echo,
@@ -462,6 +485,7 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "long": long_reply,
     "http_error": http_error,
     "image_404": image_not_supported,
+    "slow_headers": slow_headers,
 }
 
 
@@ -505,10 +529,23 @@ class FakeOpenRouter:
         scenario: Scenario | None = None,
         tokens_per_second: float | None = None,
         api_key: str | None = None,
+        models: list[dict[str, Any]] | None = None,
+        models_delay: float = 0.0,
+        strict_models: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.fake = self
+        self._scheme = "http"
+        if ssl_context is not None:  # the handshake is done by the handler's thread
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._scheme = "https"
         self.api_key = api_key  # when set, chat and key requests must carry it
+        self.models = list(MODELS if models is None else models)  # what GET /models lists
+        self.models_delay = models_delay  # seconds before GET /models answers
+        self.strict_models = strict_models  # unknown model ids get OpenRouter's 400
         self._tokens_per_second = tokens_per_second
         self._default = scenario or echo(tokens_per_second=tokens_per_second)
         self._queue: deque[Scenario] = deque()
@@ -521,7 +558,7 @@ class FakeOpenRouter:
 
     @property
     def root_url(self) -> str:
-        return f"http://{self._server.server_name}:{self._server.server_port}"
+        return f"{self._scheme}://{self._server.server_name}:{self._server.server_port}"
 
     @property
     def url(self) -> str:
@@ -577,7 +614,10 @@ class FakeOpenRouter:
 
     def _choose(self, request: RecordedRequest) -> Scenario:
         with self._changed:
-            if _has_image(request) and "image" not in _CATALOGUE.get(request.model, {}).get(
+            catalogue = {entry["id"]: entry for entry in self.models}
+            if self.strict_models and request.model not in catalogue:
+                return http_error(400)
+            if _has_image(request) and "image" not in catalogue.get(request.model, {}).get(
                 "architecture", {}
             ).get("input_modalities", ["image"]):
                 return image_not_supported()
@@ -646,6 +686,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.fake
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
         super().setup()
         # Every event must leave at once: Nagle plus delayed ACKs would batch them.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -672,10 +714,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(method, path, body)
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        request = RecordedRequest(method, path, headers, body)
+        request = RecordedRequest(method, path, headers, body, self.client_address[1])
         self.fake._record(request)
         if method == "GET" and path == f"{PREFIX}/models":
-            self._send_json(200, {"data": MODELS})
+            try:
+                if self.fake.models_delay:
+                    self._wait(self.fake.models_delay)
+            except _ClientGone:
+                self.close_connection = True
+                return
+            self._send_json(200, {"data": self.fake.models})
         elif method == "GET" and path in (f"{PREFIX}/key", f"{PREFIX}/auth/key"):
             if self._authorized(required=True):
                 data = {"label": "sk-or-v1-fak...e00", "limit": None, "limit_remaining": None}
@@ -716,6 +764,13 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     fake.queue(scenario)
             self._send_json(200, {"accepted": len(built)})
+        elif method == "POST" and path == "/_control/models":
+            options = body if isinstance(body, dict) else {}
+            if isinstance(options.get("models"), list):
+                fake.models = options["models"]
+            fake.models_delay = float(options.get("delay", fake.models_delay))
+            fake.strict_models = bool(options.get("strict", fake.strict_models))
+            self._send_json(200, {"models": len(fake.models)})
         elif method == "POST" and path == "/_control/reset":
             fake.reset()
             self._send_json(200, {"reset": True})
@@ -743,20 +798,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _answer(self, request: RecordedRequest, scenario: Scenario) -> None:
+        record: StreamRecord | None = None
+        if scenario.headers_delay:
+            # Recorded now, so a hang-up before the status line counts as a disconnect.
+            record = StreamRecord(request.model, scenario.name, time.time())
+            self.fake._record(record)
+            try:
+                self._wait(scenario.headers_delay)
+            except _ClientGone:
+                self._gone(record)
+                return
         if scenario.frames is None:
             body = scenario.body
             if isinstance(body, str):
                 body = body.replace("{model}", request.model).encode()
             self._send(scenario.status, scenario.headers, body)
+            if record is not None:
+                record.completed = True
+                self.fake._notify()
         elif isinstance(request.json, dict) and request.json.get("stream") is not True:
             frames = itertools.islice(scenario.frames(request), 100_000)  # a stall never ends
             self._send_json(200, _completion(list(frames), request.model))
         else:
-            self._stream(request, scenario)
+            self._stream(request, scenario, record)
 
-    def _stream(self, request: RecordedRequest, scenario: Scenario) -> None:
-        record = StreamRecord(request.model, scenario.name, time.time())
-        self.fake._record(record)
+    def _gone(self, record: StreamRecord) -> None:
+        record.disconnected = True
+        record.disconnected_at = time.monotonic()
+        self.close_connection = True
+        self.fake._notify()
+
+    def _stream(
+        self, request: RecordedRequest, scenario: Scenario, record: StreamRecord | None
+    ) -> None:
+        if record is None:
+            record = StreamRecord(request.model, scenario.name, time.time())
+            self.fake._record(record)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -790,8 +867,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             record.completed = True
         except (_ClientGone, BrokenPipeError, ConnectionResetError):
-            record.disconnected = True
-            self.close_connection = True
+            self._gone(record)
         finally:
             self.fake._notify()
 
@@ -822,7 +898,8 @@ class _Handler(BaseHTTPRequestHandler):
             readable, _, _ = select.select([self.connection], [], [], max(0.0, min(remaining, 0.2)))
             if readable:
                 try:
-                    if not self.connection.recv(1, socket.MSG_PEEK):
+                    # The plain-socket method: it also peeks under TLS (SSLSocket refuses flags).
+                    if not socket.socket.recv(self.connection, 1, socket.MSG_PEEK):
                         raise _ClientGone
                 except OSError:
                     raise _ClientGone from None

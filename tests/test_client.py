@@ -23,6 +23,7 @@ from assistant.errors import (
     ConfigurationError,
     ImageNotSupportedError,
     InsufficientCreditsError,
+    ModelNotFoundError,
     ModerationError,
     NetworkError,
     ProviderUnavailableError,
@@ -454,6 +455,8 @@ def test_http_errors_map_to_their_sentence(
     fake.queue(http_error(status, body=body))
     with client_with(settings, max_retries=0) as client:
         result = ask(client)
+    if (status, body) == (400, "json"):  # OpenRouter's "... is not a valid model ID"
+        error_type = ModelNotFoundError
     assert type(result.error) is error_type
     assert result.text == ""
     assert f"HTTP {status}" in result.error.detail
@@ -467,11 +470,33 @@ def test_bad_request_names_the_model(client: ChatClient, fake: FakeOpenRouter) -
     assert "not a valid model ID" in result.error.detail
 
 
-def test_unknown_model_404_names_the_model(client: ChatClient, fake: FakeOpenRouter) -> None:
-    fake.queue(http_error(404, message="Model not found"))
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "acme/gone is not a valid model ID"),  # OpenRouter
+        (404, 'model "acme/gone" not found, try pulling it first'),  # Ollama
+        (404, "The model `acme/gone` does not exist."),  # vLLM
+        (404, "Model not found"),
+    ],
+)
+def test_unknown_model_says_it_is_not_on_this_server(
+    client: ChatClient, fake: FakeOpenRouter, status: int, message: str
+) -> None:
+    fake.queue(http_error(status, message=message))
     result = ask(client, model="acme/gone")
-    assert isinstance(result.error, BadRequestError)
-    assert "acme/gone was not found" in str(result.error)
+    assert isinstance(result.error, ModelNotFoundError)
+    assert str(result.error) == (
+        "The model acme/gone is not available on this server. Pick another model."
+    )
+
+
+def test_a_400_about_something_else_is_not_an_unknown_model(
+    client: ChatClient, fake: FakeOpenRouter
+) -> None:
+    fake.queue(http_error(400, message="temperature must be between 0 and 2"))
+    result = ask(client)
+    assert type(result.error) is BadRequestError
+    assert TEXT_MODEL in str(result.error)
 
 
 def test_missing_key_says_where_to_set_it(settings: Settings) -> None:
@@ -570,6 +595,26 @@ def test_fallback_model_answers_after_retries(
     assert result.models == [ModelUsed(FALLBACK_MODEL, requested=TEXT_MODEL, reason="fallback")]
     assert result.text == ECHOED
     assert [r.model for r in fake.chat_requests] == [TEXT_MODEL] * 3 + [FALLBACK_MODEL]
+
+
+def test_an_outage_is_reported_rather_than_a_fallbacks_unknown_model(
+    client: ChatClient, fake: FakeOpenRouter
+) -> None:
+    fake.set_model_scenario(TEXT_MODEL, http_error(503))
+    fake.set_model_scenario("acme/retired", http_error(400))  # "... is not a valid model ID"
+    result = ask(client, fallback_models=["acme/retired"])
+    assert [r.model for r in fake.chat_requests] == [TEXT_MODEL] * 3 + ["acme/retired"]
+    assert isinstance(result.error, ProviderUnavailableError)
+    assert str(result.error).startswith(f"The provider of the model {TEXT_MODEL} is unavailable")
+
+
+def test_a_fallbacks_account_error_holds_for_every_model_and_is_reported(
+    client: ChatClient, fake: FakeOpenRouter
+) -> None:
+    fake.set_model_scenario(TEXT_MODEL, http_error(503))
+    fake.set_model_scenario(FALLBACK_MODEL, http_error(402))
+    result = ask(client, fallback_models=[FALLBACK_MODEL])
+    assert isinstance(result.error, InsufficientCreditsError)
 
 
 def test_retry_after_beyond_the_budget_fails_over_without_waiting(

@@ -247,3 +247,17 @@ def test_a_waiting_reply_keeps_its_row_fresh(
     assert store.recover_stale_replies(timedelta(seconds=60)) == 0
     assert task.join(10)
     assert store.get_message(owner, task.reply_id).status == "complete"
+
+
+def test_stop_before_the_first_token_hangs_up_at_once(
+    turns: Turns, fake: FakeOpenRouter, store: Store, owner: int
+) -> None:
+    fake.queue(reply("too late", first_token_delay=60, keepalive_interval=1.0))
+    task = turns.send(owner, None, "a slow model", role=ROLE, model=TEXT_MODEL).task
+    deadline = time.monotonic() + 10
+    while not fake.streams and time.monotonic() < deadline:  # the request is in flight
+        time.sleep(0.02)
+    turns.stop(owner, task.reply_id)
+    assert fake.wait_for_disconnect(timeout=2)  # the scenario would otherwise wait 60 s
+    assert task.done
+    assert store.get_message(owner, task.reply_id).status == "stopped"

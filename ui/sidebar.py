@@ -127,12 +127,14 @@ def choose_model(assistant: Assistant) -> str:
 
 
 def _model_list(assistant: Assistant, current: str) -> str:
-    models = assistant.catalogue.models()
+    catalogue = assistant.catalogue
+    models = catalogue.models()
     if not models:
-        st.caption(
-            "The model list could not be loaded from the server, so any model id can be "
-            "typed here (as the server names it)."
-        )
+        if catalogue.loading and catalogue.last_error is None:
+            why = "The model list is still loading"
+        else:
+            why = "The model list could not be loaded from the server"
+        st.caption(f"{why}, so any model id can be typed here (as the server names it).")
         typed = st.text_input(
             "Model id", value=current, key=state.MODEL_TYPED, max_chars=MAX_MODEL_ID
         )
