@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from assistant import sentiment
 from assistant.errors import AssistantError
+from assistant.sentiment import statistics
 from ui import identity, links, state
 from ui.sentiment_view import choose_scope, draw_overview, draw_tables, load
 
@@ -21,8 +21,8 @@ try:
 except AssistantError:  # deleted meanwhile, or not this user's: the same to us
     records, titles = [], {}
 if records:
-    frame = sentiment.turn_frame(records)
-    attention = sentiment.attention_turns(frame)
+    frame = statistics.turn_frame(records)
+    attention = statistics.attention_turns(frame)
     draw_overview(frame, attention)
     draw_tables(frame, attention, titles)
 else:

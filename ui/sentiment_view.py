@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from assistant import sentiment
 from assistant.roles import builtin_roles
-from assistant.sentiment_batch import to_csv_bytes
+from assistant.sentiment import statistics
+from assistant.sentiment.batch import to_csv_bytes
 from assistant.store import Conversation, Message, User
 from ui import charts, services
 
@@ -100,10 +100,10 @@ def draw_overview(frame: pd.DataFrame, attention: pd.DataFrame) -> None:
     st.plotly_chart(charts.compound_timeline(frame), config=CHART)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(charts.label_distribution(sentiment.distribution(frame)), config=CHART)
+        st.plotly_chart(charts.label_distribution(statistics.distribution(frame)), config=CHART)
     with right:
         names = {rid: role.label for rid, role in builtin_roles().items()}
-        st.plotly_chart(charts.role_comparison(sentiment.by_role(frame), names), config=CHART)
+        st.plotly_chart(charts.role_comparison(statistics.by_role(frame), names), config=CHART)
 
 
 def draw_tables(frame: pd.DataFrame, attention: pd.DataFrame, titles: dict[str, str]) -> None:
@@ -117,7 +117,7 @@ def draw_tables(frame: pd.DataFrame, attention: pd.DataFrame, titles: dict[str, 
         "Replies after which the user's next message turned sharply negative, yet nobody gave "
         "the reply a thumbs-down: feedback alone would miss these."
     )
-    drops = sentiment.unflagged_drops(frame)
+    drops = statistics.unflagged_drops(frame)
     if drops.empty:
         st.caption("None.")
     else:

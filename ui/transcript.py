@@ -7,9 +7,9 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from assistant.analysis import analysis_or_fallback, parse_analysis
 from assistant.reply import ERROR, STOPPED, STREAMING, Reply
 from assistant.safe_markdown import make_safe
+from assistant.sentiment.card import analysis_or_fallback, parse_analysis
 from ui import state
 from ui.state import ChatMessage
 
