@@ -5,9 +5,13 @@ pasted), so labels, emotions and key phrases are shown as literal text: Markdown
 is escaped, and emotions are cut down to plain words before they go inside a badge. The
 explanation is prose and goes through `make_safe` like any reply.
 
+The card says first whose reading it is: the model's, or the local word list's (VADER, no AI
+model), because the two deserve different trust. A local reading marks each key phrase with
+the sign the word list gave it, as text and not by colour alone.
+
 The score bar is a Plotly chart, and Streamlit refuses two charts with identical figures and no
 key on one page (the same analysis twice in a transcript would do that): pass `key`, e.g. the
-message id.
+message id. A zero score gets no bar: an empty track says nothing.
 """
 
 from __future__ import annotations
