@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from assistant import analysis, local_model
+from assistant import local_model
 from assistant.cancellation import Cancellation
 from assistant.catalogue import Catalogue, ModelInfo
 from assistant.client import ChatClient
@@ -173,11 +173,10 @@ class Assistant:
             yield Failed(error)
             return
         info = self.catalogue.get(answering)
-        # Models that promise JSON-schema output answer the sentiment role with a structured
-        # analysis; the others write prose and the local scorer supplies the card.
-        structured = role.structured == "sentiment" and response_format is None
-        if structured and info is not None and info.supports_structured_output:
-            response_format = analysis.response_format()
+        # Models that promise JSON-schema output answer a role that has an output schema with
+        # JSON following it; the others write prose (the sentiment card then reads locally).
+        if response_format is None and info is not None and info.supports_structured_output:
+            response_format = role.response_format()
         has_images = bool(_question(history).images)
         with_images = info.reads_images if info else has_images
         context_length = info.context_length if info else self.catalogue.context_length(answering)

@@ -19,7 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITES = ["client", "app", "local_model", "images", "sentiment", "sentiment_page"]
+SUITES = [
+    "client",
+    "startup",
+    "app",
+    "local_model",
+    "images",
+    "sentiment",
+    "sentiment_card",
+    "sentiment_page",
+]
 _TARGET = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9][0-9,]*\.?[0-9]*)")
 
 

@@ -19,16 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
 
-from assistant import sentiment
-from assistant.sentiment import (
+from assistant.sentiment import score_many, scoring
+from assistant.sentiment.batch import score_frame
+from assistant.sentiment.statistics import (
     attention_turns,
     by_role,
     distribution,
-    score_many,
     turn_frame,
     unflagged_drops,
 )
-from assistant.sentiment_batch import score_frame
 
 SUBJECTS = [
     "the app",
@@ -81,7 +80,7 @@ def distinct_message(rng: random.Random, index: int) -> str:
 
 
 def clear_piece_cache() -> None:
-    sentiment._shared_piece_scores.cache_clear()
+    scoring._shared_piece_scores.cache_clear()
 
 
 def timed(action: Callable[[], Any], repeat: int = 1) -> float:
@@ -96,7 +95,7 @@ def timed(action: Callable[[], Any], repeat: int = 1) -> float:
 def conversation(n: int, rng: random.Random) -> list[dict[str, Any]]:
     records = []
     for i in range(n):
-        scores = sentiment.score_text(chat_message(rng))
+        scores = scoring.score_text(chat_message(rng))
         records.append(
             {
                 "role": "user" if i % 2 == 0 else "assistant",
@@ -117,7 +116,7 @@ def conversation(n: int, rng: random.Random) -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     rng = random.Random(7)
     rows: list[dict[str, Any]] = []
-    sentiment.shared_analyzer()  # build once outside the measurements
+    scoring.shared_analyzer()  # build once outside the measurements
 
     messages = [distinct_message(rng, i) for i in range(5_000)]
     clear_piece_cache()
@@ -131,7 +130,7 @@ def run() -> list[dict[str, Any]]:
         }
     )
 
-    analyzer = sentiment.shared_analyzer()
+    analyzer = scoring.shared_analyzer()
     seconds = timed(lambda: [analyzer.polarity_scores(m) for m in messages])
     rows.append(
         {
@@ -145,7 +144,7 @@ def run() -> list[dict[str, Any]]:
     long_text = " ".join(chat_message(rng) + "." for _ in range(120))
     words = len(long_text.split())
     clear_piece_cache()
-    seconds = timed(lambda: sentiment.score_text(long_text))
+    seconds = timed(lambda: scoring.score_text(long_text))
     rows.append(
         {
             "name": f"score_text, one {words}-word text (cold cache)",

@@ -17,9 +17,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant import sentiment
-from assistant.sentiment import attention_turns, by_role, distribution, turn_frame, unflagged_drops
-from assistant.sentiment_batch import to_csv_bytes
+from assistant.sentiment import score_text, shared_analyzer
+from assistant.sentiment.batch import to_csv_bytes
+from assistant.sentiment.statistics import (
+    attention_turns,
+    by_role,
+    distribution,
+    turn_frame,
+    unflagged_drops,
+)
 from ui import charts
 
 SIZES = (10, 100, 1_000)
@@ -40,7 +46,7 @@ def records(n: int, rng: random.Random) -> list[dict[str, Any]]:
     for i in range(n):
         speaker = "user" if i % 2 == 0 else "assistant"
         text = f"{rng.choice(OPENINGS)} {rng.choice(VERDICTS)}. " * rng.randint(1, 6)
-        scores = sentiment.score_text(text)
+        scores = score_text(text)
         out.append(
             {
                 "role": speaker,
@@ -82,7 +88,7 @@ def best_of(action: Callable[[], Any], repeat: int) -> float:
 
 def run() -> list[dict[str, Any]]:
     rng = random.Random(11)
-    sentiment.shared_analyzer()
+    shared_analyzer()
     build(records(10, rng))  # warm up Plotly's validators once, as a running server has
     rows: list[dict[str, Any]] = []
     for n in SIZES:

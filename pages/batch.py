@@ -6,7 +6,7 @@ from ui import identity, state
 from ui.batch_view import offer_scoring, read_input, read_or_explain
 
 state.init()
-user = identity.current_user()
+user = identity.checked_user()
 
 st.title("Batch sentiment scoring")
 st.info(

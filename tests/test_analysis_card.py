@@ -6,8 +6,8 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from assistant.analysis import Analysis, local_analysis
-from ui.analysis_card import badge_text, escape_markdown
+from assistant.sentiment.card import Analysis, local_analysis
+from ui.analysis_card import LOCAL_MARKER, MODEL_MARKER, NO_WORDS, badge_text, escape_markdown
 
 NEGATIVE = Analysis(
     label="negative",
@@ -50,7 +50,7 @@ def test_the_card_shows_label_score_emotions_phrases_and_explanation() -> None:
     assert ":violet-badge[frustration] :violet-badge[anger]" in text
     assert "“late again” · “nobody answered”" in text
     assert 'Negative, mostly because of "late again".' in text
-    assert "by the model" in at.caption[0].value
+    assert MODEL_MARKER in at.caption[0].value and LOCAL_MARKER not in at.caption[0].value
 
 
 def test_the_score_is_drawn_as_a_bar_from_zero() -> None:
@@ -62,10 +62,34 @@ def test_the_score_is_drawn_as_a_bar_from_zero() -> None:
     assert json.loads(chart.proto.config)["displayModeBar"] is False
 
 
-def test_a_local_fallback_says_where_it_came_from() -> None:
+def test_a_local_fallback_says_first_that_it_is_the_word_lists_reading() -> None:
     at = render(local_analysis("The food was great but the service was terrible."))
     assert ":orange-badge[🤔 Mixed]" in shown(at)
-    assert "not by the model" in at.caption[0].value
+    assert LOCAL_MARKER in at.caption[0].value and MODEL_MARKER not in at.caption[0].value
+
+
+def test_a_local_reading_shows_the_sign_of_each_phrase() -> None:
+    text = shown(
+        render(local_analysis("The battery died after a week and support never answered. Furious."))
+    )
+    assert ":red-badge[😟 Negative] · score -0.26" in text
+    assert "“furious” :red[(−)] · “died” :red[(−)] · “support” :green[(+)]" in text
+    assert "never answered" not in text
+
+
+def test_no_sentiment_words_found_is_said_and_no_empty_bar_is_drawn() -> None:
+    at = render(local_analysis("The delivery was late again and nobody answered my emails."))
+    text = shown(at)
+    assert NO_WORDS in text
+    assert "Neutral" not in text and "+0.00" not in text
+    assert "found no words with a sentiment" in text
+    assert not at.get("plotly_chart")
+
+
+def test_a_zero_score_from_the_model_draws_no_bar() -> None:
+    at = render(Analysis("neutral", 0.0, [], ["on Monday"], "A plain statement of fact.", "model"))
+    assert ":gray-badge[😐 Neutral] · score +0.00" in shown(at)
+    assert not at.get("plotly_chart")
 
 
 def test_model_text_cannot_inject_markdown() -> None:

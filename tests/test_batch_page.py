@@ -10,7 +10,7 @@ import pytest
 import streamlit.runtime.context
 from streamlit.testing.v1 import AppTest
 
-from assistant.sentiment_batch import MAX_BYTES
+from assistant.sentiment.batch import MAX_BYTES
 from tests.fake_openrouter import FakeOpenRouter
 from tests.page_harness import BrowserConnection
 from ui import state

@@ -268,8 +268,26 @@ def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter
     card = messages(page).nth(1)
     expect(card.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
     expect(card).to_contain_text("Mixed")
+    expect(card).to_contain_text("From the model")
     expect(card).not_to_contain_text('"label"')  # a card, not the raw JSON
     page.screenshot(path=str(DOCS / "sentiment-card.png"), full_page=True)
+
+
+def test_the_local_reading_is_marked_and_signs_its_phrases(
+    page: Page, fake: FakeOpenRouter
+) -> None:
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Sentiment analysis").click()
+    expect(page.get_by_role("heading", name="Sentiment analysis")).to_be_visible(timeout=10_000)
+    ask(page, "The battery died after a week and support never answered. Furious.")
+    card = messages(page).nth(1)  # the fake echoes prose: the word list reads the message
+    expect(card).to_contain_text("Local reading (word list, no AI model)", timeout=20_000)
+    expect(card).to_contain_text("Negative")
+    expect(card).to_contain_text("“furious” (−)")  # the colour syntax is rendered, not shown
+    expect(card).to_contain_text("“support” (+)")
+    expect(card).not_to_contain_text(":red[")
+    expect(card.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(DOCS / "sentiment-card-local.png"), full_page=True)
 
 
 @pytest.mark.local_model

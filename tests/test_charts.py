@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from assistant.sentiment import NEUTRAL_BAND, by_role, distribution, turn_frame
+from assistant.sentiment import NEUTRAL_BAND
+from assistant.sentiment.statistics import by_role, distribution, turn_frame
 from ui import charts
 
 

@@ -327,6 +327,7 @@ def test_the_sentiment_role_shows_the_models_structured_analysis(
     assert body["response_format"]["type"] == "json_schema"
     shown = " ".join(m.value for m in app.chat_message[1].markdown)
     assert "late again" in shown and '"label"' not in shown  # a card, not raw JSON
+    assert "From the model" in " ".join(c.value for c in app.chat_message[1].caption)
 
 
 def test_the_sentiment_role_falls_back_to_the_local_scorer(
@@ -336,6 +337,8 @@ def test_the_sentiment_role_falls_back_to_the_local_scorer(
     send(app, "I absolutely love it, thank you!")  # the fake echoes: not JSON
     shown = " ".join(m.value for m in app.chat_message[1].markdown).lower()
     assert "positive" in shown
+    captions = " ".join(c.value for c in app.chat_message[1].caption)
+    assert "Local reading (word list, no AI model)" in captions
 
 
 def test_a_reply_left_streaming_by_a_dead_process_shows_as_interrupted(

@@ -1,9 +1,18 @@
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+import assistant.roles
 from assistant.errors import ConfigurationError
-from assistant.roles import DEFAULT_ROLE_ID, builtin_roles, get_role, load_roles
+from assistant.roles import (
+    DEFAULT_ROLE_ID,
+    builtin_roles,
+    get_role,
+    load_roles,
+    role_from_mapping,
+)
 
 BUILT_IN = {"gadget", "healthcare", "sentiment", "tech_support", "legal", "customer_service"}
 
@@ -49,3 +58,96 @@ def test_a_broken_role_file_names_the_file_and_the_field(tmp_path: Path) -> None
 
 def test_unknown_role_ids_fall_back_to_the_default_role() -> None:
     assert get_role("no-such-role").id == DEFAULT_ROLE_ID
+
+
+# --- output schemas ---------------------------------------------------------------------------
+
+ROLE = (
+    'id = "rater"\nname = "Rater"\nicon = "⭐"\ndescription = "Rates."\nsystem_prompt = "Rate."\n'
+)
+STRICT = {
+    "type": "object",
+    "properties": {"stars": {"type": "integer", "minimum": 1, "maximum": 5}},
+    "required": ["stars"],
+    "additionalProperties": False,
+}
+
+
+def rater(folder: Path, schema: object, *, reference: str = "rater.schema.json") -> None:
+    (folder / "rater.toml").write_text(ROLE + f'output_schema = "{reference}"\n', "utf-8")
+    (folder / "rater.schema.json").write_text(json.dumps(schema), encoding="utf-8")
+
+
+def test_the_sentiment_role_asks_for_its_schema_file_strictly() -> None:
+    role = builtin_roles()["sentiment"]
+    folder = Path(assistant.roles.__file__).parent
+    schema = json.loads((folder / "sentiment.schema.json").read_text(encoding="utf-8"))
+    assert role.output_schema == schema
+    assert role.response_format() == {
+        "type": "json_schema",
+        "json_schema": {"name": "sentiment", "strict": True, "schema": schema},
+    }
+    jsonschema.Draft202012Validator.check_schema(schema)
+    # Strict structured output needs every property required and no extras allowed.
+    assert set(schema["required"]) == set(schema["properties"])
+    assert schema["additionalProperties"] is False
+
+
+def test_roles_without_a_schema_ask_for_prose() -> None:
+    for role in builtin_roles().values():
+        if role.id != "sentiment":
+            assert role.output_schema is None and role.response_format() is None
+
+
+def test_a_request_never_shares_the_roles_schema(tmp_path: Path) -> None:
+    rater(tmp_path, STRICT)
+    role = load_roles(tmp_path)["rater"]
+    request = role.response_format()
+    assert request is not None
+    request["json_schema"]["schema"]["properties"]["stars"]["maximum"] = 10
+    assert role.output_schema == STRICT
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        (STRICT | {"additionalProperties": True}, "additionalProperties"),
+        (STRICT | {"required": []}, "required"),
+        ({**STRICT, "properties": {"stars": {"type": "string", "pattern": "^x"}}}, "pattern"),
+        ({**STRICT, "properties": {"stars": {"minimum": 1}}}, "needs a type"),
+        (["not", "an", "object"], "top level"),
+    ],
+)
+def test_a_schema_this_app_cannot_check_is_refused_when_loading(
+    tmp_path: Path, schema: object, message: str
+) -> None:
+    rater(tmp_path, schema)
+    with pytest.raises(ConfigurationError, match=rf"rater\.schema\.json.*{message}"):
+        load_roles(tmp_path)
+
+
+def test_a_schema_outside_the_roles_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "roles"
+    folder.mkdir()
+    rater(folder, STRICT, reference="../secret.json")
+    with pytest.raises(ConfigurationError, match=r"rater\.toml.*file name"):
+        load_roles(folder)
+
+
+def test_a_missing_schema_file_names_it(tmp_path: Path) -> None:
+    rater(tmp_path, STRICT, reference="missing.schema.json")
+    with pytest.raises(ConfigurationError, match=r"missing\.schema\.json"):
+        load_roles(tmp_path)
+
+
+def test_users_own_roles_cannot_name_a_schema_file() -> None:
+    data = {
+        "id": "mine",
+        "name": "Mine",
+        "icon": "🙂",
+        "description": "Mine.",
+        "system_prompt": "Be mine.",
+        "output_schema": "sentiment.schema.json",
+    }
+    with pytest.raises(ConfigurationError, match="output_schema"):
+        role_from_mapping(data, custom=True)

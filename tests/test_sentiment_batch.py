@@ -10,7 +10,7 @@ import pytest
 
 from assistant.errors import InputError
 from assistant.sentiment import score_text
-from assistant.sentiment_batch import (
+from assistant.sentiment.batch import (
     SCORE_COLUMNS,
     read_table,
     score_frame,

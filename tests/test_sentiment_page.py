@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 import streamlit.runtime.context
 from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from assistant.accounts import Accounts
-from assistant.store import Store
+from assistant.store import Store, StoreError
 from tests.fake_openrouter import FakeOpenRouter
-from tests.page_harness import BrowserConnection
+from tests.page_harness import PASSWORD, BrowserConnection
 from tests.seeds import answer, ask
+from tests.store_fixtures import PostgresServer
 from ui import state
 
 ENTRY = "../app.py"
 SENTIMENT = "pages/sentiment.py"
+PAGE = "../pages/sentiment.py"
 MODEL = "deepseek/deepseek-v3.2"
 
 
@@ -223,3 +227,60 @@ def test_another_users_conversation_is_never_charted(db: Store, accounts: Accoun
     at = open_sentiment(token=intruder.token, conversation_id=conversation_id)
     assert "Nothing to chart yet" in at.info[0].value
     assert not at.get("plotly_chart") and not at.dataframe
+
+
+# --- a database outage ------------------------------------------------------------------------
+
+
+def refuse_connections(server: PostgresServer, database: str) -> None:
+    """A real outage of one database: no new connection is accepted, open ones are cut."""
+    with psycopg.connect(
+        host="127.0.0.1", port=server.port, user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'.encode())
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (database,),
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("who", ["guest", "member"])
+def test_a_database_outage_is_said_as_it_is_and_logged_once(
+    who: str,
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    database = postgres_server.create_database()
+    url = postgres_server.url(database)
+    monkeypatch.setattr(streamlit.runtime.context, "_get_client_context", BrowserConnection)
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = Store(url)
+    try:
+        store.migrate()
+        accounts = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+        signed = accounts.start_guest() if who == "guest" else accounts.register("ada", PASSWORD)
+        conversation_id, _ = seed(store, signed.user.id, HAPPY, "Glad to hear it!")
+    finally:
+        store.close()
+    # The page alone, as app.py hands over to it once it has checked who is there: with the
+    # database down, app.py's own check would fail before any page runs.
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[state.TOKEN] = signed.token
+    at.session_state[state.CONVERSATION_ID] = conversation_id
+    run(at)
+    assert len(timeline(at)["User"]["x"]) == 1  # charted while the database is up
+
+    refuse_connections(postgres_server, database)
+    caplog.set_level(logging.WARNING, logger="ui.sentiment_view")
+    run(at)
+
+    assert [error.value for error in at.error] == [StoreError.sentence]
+    assert not any("Nothing to chart yet" in info.value for info in at.info)
+    assert not at.get("plotly_chart") and not at.get("page_link")
+    (logged,) = [r for r in caplog.records if r.name == "ui.sentiment_view"]
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], StoreError)
+    assert "OperationalError" in logged.getMessage()

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import InputError
-from assistant.sentiment_batch import (
+from assistant.sentiment.batch import (
     MAX_BYTES,
     MAX_ROWS,
     read_table,

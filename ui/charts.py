@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from assistant.sentiment import NEUTRAL_BAND, ROLLING_WINDOW, label_array
+from assistant.sentiment.scoring import NEUTRAL_BAND
+from assistant.sentiment.statistics import ROLLING_WINDOW, label_array
 
 EXCERPT_CHARS = 120
 MAX_TIMELINE_POINTS = 5_000

@@ -2,21 +2,30 @@
 
 Scores stored with each message are used as they are; messages without them (older rows) are
 scored by `turn_frame`. Everything is read through the store with the current user's id.
+
+A conversation that is gone (deleted meanwhile, or another user's: the store does not tell the
+two apart) simply leaves nothing to chart. Any other failure, such as the database being
+unreachable, is said as it is, with the error's own sentence, and logged once with its detail:
+"nothing to chart yet" would tell someone whose history is intact that it is empty.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from assistant import sentiment
+from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
-from assistant.sentiment_batch import to_csv_bytes
-from assistant.store import Conversation, Message, User
+from assistant.sentiment import statistics
+from assistant.sentiment.batch import to_csv_bytes
+from assistant.store import Conversation, Message, NotFoundError, User
 from ui import charts, services
+
+log = logging.getLogger(__name__)
 
 CURRENT, ALL = "", "*all*"
 CHART = {"displayModeBar": False}
@@ -54,6 +63,26 @@ def load(user: User, scope: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         pairs = [(detail.conversation, message) for message in detail.messages]
     kept = [(c, m) for c, m in pairs if m.role == "user" or m.text.strip()]
     return [record(c, m) for c, m in kept], {c.id: c.title for c, _ in kept}
+
+
+def read_records(user: User, current: str) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+    """The records and titles of the scope the user picks (`current` is the chat's
+    conversation): empty when there is nothing to chart, None when reading failed (shown and
+    logged here)."""
+    try:
+        scope = choose_scope(user, current)
+        return load(user, scope) if scope else ([], {})
+    except NotFoundError:
+        return [], {}
+    except AssistantError as error:
+        log.warning(
+            "sentiment page: could not read the history of user %s (%s)",
+            user.id,
+            error.detail or type(error).__name__,
+            exc_info=True,
+        )
+        st.error(str(error), icon=":material/cloud_off:")
+        return None
 
 
 def choose_scope(user: User, current: str) -> str:
@@ -100,10 +129,10 @@ def draw_overview(frame: pd.DataFrame, attention: pd.DataFrame) -> None:
     st.plotly_chart(charts.compound_timeline(frame), config=CHART)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(charts.label_distribution(sentiment.distribution(frame)), config=CHART)
+        st.plotly_chart(charts.label_distribution(statistics.distribution(frame)), config=CHART)
     with right:
         names = {rid: role.label for rid, role in builtin_roles().items()}
-        st.plotly_chart(charts.role_comparison(sentiment.by_role(frame), names), config=CHART)
+        st.plotly_chart(charts.role_comparison(statistics.by_role(frame), names), config=CHART)
 
 
 def draw_tables(frame: pd.DataFrame, attention: pd.DataFrame, titles: dict[str, str]) -> None:
@@ -117,7 +146,7 @@ def draw_tables(frame: pd.DataFrame, attention: pd.DataFrame, titles: dict[str, 
         "Replies after which the user's next message turned sharply negative, yet nobody gave "
         "the reply a thumbs-down: feedback alone would miss these."
     )
-    drops = sentiment.unflagged_drops(frame)
+    drops = statistics.unflagged_drops(frame)
     if drops.empty:
         st.caption("None.")
     else:

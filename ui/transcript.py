@@ -13,10 +13,10 @@ from functools import partial
 
 import streamlit as st
 
-from assistant.analysis import analysis_or_fallback, parse_analysis
 from assistant.errors import AssistantError
 from assistant.reply import Reply, ReplyStatus
 from assistant.safe_markdown import make_safe
+from assistant.sentiment.card import analysis_or_fallback, parse_analysis
 from ui import browser, state
 from ui.chat_actions import Chat
 from ui.live import LiveReply, StoredReply

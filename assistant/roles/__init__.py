@@ -6,7 +6,10 @@ Adding a role is adding a file; no code changes. A role file holds:
     starters        list of starter questions shown in an empty chat
     temperature     0..2, omitted = the provider's default
     notice          a note the chat shows for as long as the role is active (disclaimers)
-    structured      "sentiment" when replies carry a structured analysis
+    structured      the card the chat draws under replies ("sentiment": the analysis card)
+    output_schema   a JSON Schema file in this folder: models that support structured output
+                    are asked for JSON following it (see `schema`), and answers are checked
+                    against the same file
     order           sort position in the role picker
 
 Users' own roles (stored in the database) become the same `Role` objects.
@@ -14,6 +17,7 @@ Users' own roles (stored in the database) become the same `Role` objects.
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import ConfigurationError
+from assistant.roles.schema import load_schema
 
 DEFAULT_ROLE_ID = "gadget"
 
@@ -41,15 +46,45 @@ class Role:
     order: int = 100
     #: False for built-in roles; True for roles a user created (stored in the database).
     custom: bool = False
+    #: The JSON Schema replies follow, from the role's `output_schema` file; None for prose.
+    output_schema: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
         return f"{self.icon} {self.name}"
 
+    def response_format(self) -> dict[str, Any] | None:
+        """The request's `response_format` asking for `output_schema` (strict), or None.
 
-def role_from_mapping(data: Mapping[str, Any], *, source: str = "", custom: bool = False) -> Role:
-    """Validate a role's fields; the error names the file and the field, for whoever edits it."""
+        Pair it with `provider.require_parameters: true`, or providers without structured
+        output silently drop it. The schema is copied: a request body must never share the
+        role's own dictionaries, which every session reads.
+        """
+        if self.output_schema is None:
+            return None
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": self.id,
+                "strict": True,
+                "schema": copy.deepcopy(dict(self.output_schema)),
+            },
+        }
+
+
+def role_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str = "",
+    custom: bool = False,
+    folder: Path | None = None,
+) -> Role:
+    """Validate a role's fields; the error names the file and the field, for whoever edits it.
+
+    `output_schema` names a file in `folder` (the role file's folder); roles without a folder
+    (users' own roles) cannot have one.
+    """
     where = f" in {source}" if source else ""
     missing = [
         key
@@ -77,7 +112,9 @@ def role_from_mapping(data: Mapping[str, Any], *, source: str = "", custom: bool
         "notice",
         "structured",
         "order",
+        "output_schema",
     }
+    output_schema = _output_schema(data.get("output_schema"), where, folder)
     return Role(
         id=data["id"].strip(),
         name=data["name"].strip(),
@@ -90,8 +127,20 @@ def role_from_mapping(data: Mapping[str, Any], *, source: str = "", custom: bool
         structured=str(data.get("structured", "")),
         order=int(data.get("order", 100)),
         custom=custom,
+        output_schema=output_schema,
         extra={k: v for k, v in data.items() if k not in known},
     )
+
+
+def _output_schema(name: Any, where: str, folder: Path | None) -> dict[str, Any] | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip() or folder is None:
+        raise ConfigurationError(f"Role{where}: output_schema must name a file next to the role.")
+    path = folder / name.strip()
+    if path.parent != folder:  # a bare file name: a role file never reads outside its folder
+        raise ConfigurationError(f"Role{where}: output_schema must be a file name, not a path.")
+    return load_schema(path)
 
 
 def load_roles(directory: Path | None = None) -> dict[str, Role]:
@@ -110,7 +159,7 @@ def load_roles(directory: Path | None = None) -> dict[str, Role]:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(f"Role file {path.name} is not valid TOML: {exc}") from None
-        role = role_from_mapping(data, source=path.name)
+        role = role_from_mapping(data, source=path.name, folder=path.parent)
         if role.id in roles:
             raise ConfigurationError(f"Two role files use the id {role.id!r}.")
         roles[role.id] = role

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import InputError
-from assistant.sentiment import label_array, score_text
+from assistant.sentiment.scoring import score_text
+from assistant.sentiment.statistics import label_array
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000

@@ -1,0 +1,44 @@
+"""What importing the core costs: the chat core and the terminal client load no pandas or numpy.
+
+pandas and numpy take most of a second to import, and only the sentiment page's charts and
+batch scoring need them. Each check runs in a fresh interpreter, since this test process has
+long since imported both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("pandas", "numpy")
+
+
+def modules_loaded_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "module", ["assistant.chat", "assistant.__main__", "assistant.sentiment", "assistant.turns"]
+)
+def test_importing_the_core_loads_neither_pandas_nor_numpy(module: str) -> None:
+    loaded = modules_loaded_by(module)
+    assert module in loaded
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_the_sentiment_card_parser_loads_neither_pandas_nor_numpy() -> None:
+    # The chat page parses every sentiment reply; only drawing the card's bar needs plotly.
+    assert not modules_loaded_by("assistant.sentiment.card") & set(HEAVY)
