@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import identity, interpreter, links
+from ui import browser, identity, interpreter, links
 
 interpreter.share_fairly()
 st.set_page_config(
@@ -34,4 +34,5 @@ navigation = st.navigation(
 # (code after navigation.run() is skipped when a page switches pages).
 identity.current_user()
 identity.write_cookie()
+browser.install()
 navigation.run()

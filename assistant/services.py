@@ -20,7 +20,7 @@ from assistant.settings import Settings
 from assistant.store import Store
 from assistant.titles import title_in_background
 from assistant.turns import Turns
-from assistant.upkeep import STALE_AFTER, Upkeep
+from assistant.upkeep import Upkeep
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,12 @@ def _build(settings: Settings) -> Services:
         os.makedirs(settings.data_dir, exist_ok=True)
     store = Store(url)
     store.migrate()
-    store.recover_stale_replies(STALE_AFTER)
     assistant = Assistant(settings)
     assistant.catalogue.warm()  # fetched in the background; pages never wait for it
     accounts = Accounts(store)
-    replies = Replies(assistant, store)
+    replies = Replies(assistant, store, unwatched_after=settings.unwatched_reply_timeout)
     upkeep = Upkeep(store, accounts.purge_expired)
+    upkeep.start()
     return Services(
         settings=settings,
         store=store,

@@ -60,6 +60,9 @@ class Settings:
     retry_budget: float = 20.0
     #: ASSISTANT_MAX_TOKENS: cap on reply length; empty means the provider's default.
     max_tokens: int | None = None
+    #: ASSISTANT_UNWATCHED_REPLY_TIMEOUT: stop a reply nobody has watched (no page, no API
+    #: client) for this many seconds; empty means replies always run to their end.
+    unwatched_reply_timeout: float | None = None
 
     @property
     def uses_openrouter(self) -> bool:
@@ -124,6 +127,7 @@ class Settings:
             "ASSISTANT_MAX_RETRIES": ("max_retries", int),
             "ASSISTANT_RETRY_BUDGET": ("retry_budget", float),
             "ASSISTANT_MAX_TOKENS": ("max_tokens", int),
+            "ASSISTANT_UNWATCHED_REPLY_TIMEOUT": ("unwatched_reply_timeout", float),
         }
         for env_name, (attr, kind) in number_fields.items():
             if (value := get(env_name)) is not None:

@@ -42,7 +42,6 @@ if (action := state.take_action()) is not None:
 sidebar.remember_choice(app.store, user, role, model)
 
 sidebar.draw(app.store, user)
-browser.install()
 sidebar.draw_pickers(app.assistant, roles)
 st.caption(role.description)
 if role.notice:

@@ -276,9 +276,10 @@ def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter
 def test_the_local_reading_is_marked_and_signs_its_phrases(
     page: Page, fake: FakeOpenRouter
 ) -> None:
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name="Sentiment analysis").click()
-    expect(page.get_by_role("heading", name="Sentiment analysis")).to_be_visible(timeout=10_000)
+    choose_role(page, "Sentiment analysis")
+    expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
+        "placeholder", re.compile("Sentiment"), timeout=10_000
+    )
     ask(page, "The battery died after a week and support never answered. Furious.")
     card = messages(page).nth(1)  # the fake echoes prose: the word list reads the message
     expect(card).to_contain_text("Local reading (word list, no AI model)", timeout=20_000)

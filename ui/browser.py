@@ -37,8 +37,16 @@ function copyText(text) {
   return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
 }
 
+function inPath(event, selector) {
+  // Buttons drawn by st.html live in a shadow root: look along the composed path.
+  for (const node of event.composedPath()) {
+    if (node instanceof Element && node.matches(selector)) return node;
+  }
+  return null;
+}
+
 function onClick(event) {
-  const button = event.target.closest("button[data-copy]");
+  const button = inPath(event, "button[data-copy]");
   if (button) {
     const answer = document.querySelector(".st-key-answer-" + button.dataset.copy);
     if (!answer) return;
@@ -49,7 +57,7 @@ function onClick(event) {
     setTimeout(() => { button.dataset.state = ""; button.textContent = "Copy"; }, 2000);
     return;
   }
-  const link = event.target.closest('[data-testid="stSidebar"] a');
+  const link = inPath(event, '[data-testid="stSidebar"] a');
   if (link && window.matchMedia(NARROW).matches) {
     setTimeout(() => {
       const close = document.querySelector(
@@ -84,6 +92,14 @@ export default function (component) {
 
 _helper = components.component("assistant_browser_helpers", js=_JS, isolate_styles=False)
 
+_PAGE_CSS = """
+<style>
+/* Streamlit's "Running… Stop" corner would stop only the page's drawing, not the reply,
+   which runs on the server: the chat has its own Stop button. */
+[data-testid="stStatusWidget"] { display: none; }
+</style>
+"""
+
 _COPY_CSS = """
 <style>
 button[data-copy] {
@@ -97,6 +113,7 @@ button[data-copy]:hover { opacity: 1; background: rgba(128, 128, 128, 0.15); }
 
 def install() -> None:
     """Listen for copy clicks and sidebar navigation (once per page run; idempotent)."""
+    st.html(_PAGE_CSS)
     with st.sidebar:
         _helper(data={}, key="browser_helpers", height=0)
 
@@ -114,7 +131,10 @@ def copy_styles() -> None:
 def copy_button(message_id: str) -> None:
     """A button that copies the reply drawn in the container `answer-<message_id>`."""
     if message_id.isalnum():  # store ids are hex; nothing else is ever put into the HTML
-        st.html(f'<button type="button" data-copy="{message_id}" title="Copy">Copy</button>')
+        st.html(
+            f'<button type="button" data-copy="{message_id}" title="Copy">Copy</button>',
+            width="content",
+        )
 
 
 __all__ = ["copy_button", "copy_styles", "install", "scroll_to_newest"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 import streamlit as st
@@ -23,6 +24,7 @@ import streamlit as st
 from assistant.reply import Reply, ReplyStatus
 from assistant.safe_markdown import make_safe
 from assistant.store import Store
+from assistant.upkeep import STALE_AFTER
 from ui.state import ChatMessage
 
 MIN_INTERVAL = 0.05  # seconds between redraws of the tail, at least
@@ -63,6 +65,12 @@ class StoredReply:
 
     def _read(self) -> None:
         message = self._store.get_message(self._owner_id, self._reply_id)
+        if message.is_streaming and datetime.now(UTC) - message.updated_at > STALE_AFTER:
+            # Its process died (no heartbeat): say so now rather than at the next upkeep.
+            self._store.recover_stale_replies(
+                STALE_AFTER, owner_id=self._owner_id, conversation_id=message.conversation_id
+            )
+            message = self._store.get_message(self._owner_id, self._reply_id)
         reply = Reply.from_message(message)
         if reply != self._reply:
             self._reply = reply
@@ -97,13 +105,15 @@ def _freeze_point(text: str, start: int) -> int:
 class StreamView:
     """Draws one streaming reply inside the current chat bubble."""
 
-    def __init__(self, *, hide_text: bool = False) -> None:
+    def __init__(self, *, hide_text: bool = False, key: str | None = None) -> None:
+        """`key` names the container the text is drawn in (the copy button finds it)."""
         # Structured replies arrive as JSON: say "Analysing…" until the card can be drawn.
         self._hide_text = hide_text
         self._thinking = st.empty()
         self._reasoning_box = st.empty()
-        self._frozen = st.container()
-        self._live = st.empty()
+        with st.container(key=key):
+            self._frozen = st.container()
+            self._live = st.empty()
         self._frozen_upto = 0
         self._last_draw = 0.0
         self._drawn_tail = ""
@@ -182,7 +192,7 @@ class LiveReply:
         self.seen = -1
         self.done = False
         self._draw_footer = draw_footer
-        self._view = StreamView(hide_text=bool(message.structured))
+        self._view = StreamView(hide_text=bool(message.structured), key=f"answer-{message.id}")
         self._footer = st.empty()
 
     def refresh(self) -> bool:

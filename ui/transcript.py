@@ -86,10 +86,9 @@ def _versions(message: ChatMessage) -> None:
     position, count = message.version
     if count < 2:
         return
-    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    with st.container(horizontal=True, gap=None, vertical_alignment="center", width="content"):
         st.button(
-            "",
-            icon=":material/chevron_left:",
+            "‹",
             key=f"older_{message.id}",
             type="tertiary",
             disabled=position == 1,
@@ -97,10 +96,9 @@ def _versions(message: ChatMessage) -> None:
             on_click=state.queue_action,
             args=("version", message.versions[position - 2] if position > 1 else message.id),
         )
-        st.caption(f"{position}/{count}")
+        st.caption(f"{position}/{count}", width="content")
         st.button(
-            "",
-            icon=":material/chevron_right:",
+            "›",
             key=f"newer_{message.id}",
             type="tertiary",
             disabled=position == count,
@@ -233,7 +231,7 @@ def _user_bubble(message: ChatMessage, *, editable: bool) -> None:
             _versions(message)
             if editable:
                 st.button(
-                    "",
+                    "Edit",
                     icon=":material/edit:",
                     key=f"edit_{message.id}",
                     type="tertiary",
