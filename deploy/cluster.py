@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,26 +39,14 @@ from typing import IO
 
 import httpx
 
-from deploy import postgres, proxy, replica
+from deploy import database, postgres, proxy, replica
+from deploy.database import BadInput, DeployError
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRETS = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_SECRET = "STREAMLIT_SERVER_COOKIE_SECRET"
 #: Throwaway database created in the throwaway server.
 DATABASE = "assistant"
 START_TIMEOUT = 90.0
-
-
-class ClusterError(Exception):
-    """What went wrong, as the sentence the person at the terminal reads."""
-
-    exit_code = 1
-
-
-class BadInput(ClusterError):
-    """The command or its environment needs fixing; nothing was started."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -97,83 +84,6 @@ def check_port(address: str, port: int) -> None:
                     f"port (make cluster PORT=8502, or --port)."
                 ) from None
             raise BadInput(f"Cannot listen on {address}:{port}: {error.strerror}.") from None
-
-
-def configured_database_url(environ: Mapping[str, str]) -> str | None:
-    """DATABASE_URL as the replicas will read it: secrets.toml first, then the environment."""
-    if SECRETS.exists():
-        try:
-            value = tomllib.loads(SECRETS.read_text(encoding="utf-8")).get("DATABASE_URL")
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise BadInput(f"Cannot read {SECRETS.relative_to(ROOT)}: {error}.") from None
-        if value:
-            return str(value)
-    return environ.get("DATABASE_URL") or None
-
-
-def check_database_url(url: str) -> None:
-    """Several replicas share one PostgreSQL database, reached through psycopg 3."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    example = "postgresql+psycopg://user:password@host:5432/database"
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise BadInput(f"DATABASE_URL is not a database URL: write it as {example}.") from None
-    if parsed.get_backend_name() != "postgresql":
-        raise BadInput(
-            f"DATABASE_URL must name a PostgreSQL server for several replicas (it names "
-            f"{parsed.get_backend_name()}): write it as {example}, or unset it to get a "
-            "throwaway server."
-        )
-    if parsed.get_driver_name() != "psycopg":
-        raise BadInput(
-            f"DATABASE_URL must use the psycopg driver the app ships with: write it as {example}."
-        )
-
-
-def reach_database(url: str) -> None:
-    """Connect once (5 s at most), so a wrong host or password is one sentence, not N crashes."""
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    parts: dict[str, str | int | None] = {
-        "host": parsed.host,
-        "port": parsed.port,
-        "user": parsed.username,
-        "password": parsed.password,
-        "dbname": parsed.database,
-    }
-    for key, value in parsed.query.items():  # sslmode=require and the like
-        parts[key] = value if isinstance(value, str) else value[-1]
-    conninfo = make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
-    try:
-        psycopg.connect(conninfo, connect_timeout=5).close()
-    except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        where = parsed.render_as_string(hide_password=True)
-        raise BadInput(
-            f"Cannot reach the database in DATABASE_URL ({where}): {reason}. Check that "
-            "PostgreSQL runs there and that the host, port, user and password are right."
-        ) from None
-
-
-def migrate(url: str) -> None:
-    """Bring the schema up to date once, before any replica starts."""
-    from assistant.errors import AssistantError
-    from assistant.store import Store
-
-    try:
-        store = Store(url)
-        try:
-            store.migrate()
-        finally:
-            store.close()
-    except AssistantError as error:
-        raise ClusterError(f"Could not prepare the database: {error}") from None
 
 
 # -- starting and stopping --------------------------------------------------------------------
@@ -237,9 +147,9 @@ def wait_until_healthy(
             if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
                 return
         if not alive():
-            raise ClusterError(f"{what} stopped while starting.")
+            raise DeployError(f"{what} stopped while starting.")
         if time.monotonic() > deadline:
-            raise ClusterError(f"{what} did not answer its health check within {timeout:.0f} s.")
+            raise DeployError(f"{what} did not answer its health check within {timeout:.0f} s.")
         time.sleep(0.2)
 
 
@@ -260,8 +170,8 @@ def start_replicas(
     for r in replicas:
         try:
             wait_until_healthy(r.url, _running(r.process), f"Replica {r.name}")
-        except ClusterError as error:
-            raise ClusterError(f"{error} Its log ({r.log}) ends with:\n{_tail(r.log)}") from None
+        except DeployError as error:
+            raise DeployError(f"{error} Its log ({r.log}) ends with:\n{_tail(r.log)}") from None
         say(f"Replica {r.name}: pid {r.process.pid}, {r.url}, log {r.log}")
     return replicas
 
@@ -283,19 +193,19 @@ def watch(haproxy: subprocess.Popen[bytes], replicas: list[Replica]) -> None:
                     f"sends its users to the others. Its log: {r.log}"
                 )
         if len(reported) == len(replicas):
-            raise ClusterError("No replica is left running.")
+            raise DeployError("No replica is left running.")
         time.sleep(0.5)
-    raise ClusterError(f"HAProxy stopped with code {haproxy.returncode}.")
+    raise DeployError(f"HAProxy stopped with code {haproxy.returncode}.")
 
 
 @contextlib.contextmanager
-def database(environ: Mapping[str, str]) -> Iterator[str]:
+def shared_database(environ: Mapping[str, str]) -> Iterator[str]:
     """The database URL every replica uses; a throwaway server for as long as the block runs."""
-    configured = configured_database_url(environ)
+    configured = database.configured_url(environ)
     if configured:
-        check_database_url(configured)
-        reach_database(configured)
-        say(f"PostgreSQL: {_safe(configured)}")
+        database.check_url(configured)
+        database.reach(configured)
+        say(f"PostgreSQL: {database.without_password(configured)}")
         yield configured
         return
     reason = postgres.unavailable_reason()
@@ -316,20 +226,14 @@ def database(environ: Mapping[str, str]) -> Iterator[str]:
         server.stop()
 
 
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     haproxy = proxy.find_haproxy(args.haproxy)
     if haproxy is None:
         raise BadInput("HAProxy is not installed: run `make haproxy` (apt-get install haproxy).")
     check_port(args.address, args.port)
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(database(environ))
-        migrate(url)
+        url = stack.enter_context(shared_database(environ))
+        database.migrate(url)
         env = {
             **environ,
             "DATABASE_URL": url,
@@ -376,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         run(args, os.environ)
-    except ClusterError as error:
+    except DeployError as error:
         print(error, file=sys.stderr, flush=True)
         return error.exit_code
     except KeyboardInterrupt:

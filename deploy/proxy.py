@@ -11,6 +11,7 @@ import argparse
 import os
 import shutil
 import string
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,16 +69,20 @@ def _backend(spec: str) -> Backend:
     return Backend(name, address)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.proxy", description=__doc__)
     parser.add_argument("--bind", default=":8501", help="address:port to listen on")
     parser.add_argument("--replica", type=_backend, action="append", required=True)
     parser.add_argument("--dns", help="DNS server to look replica names up again (host:port)")
     parser.add_argument("--haproxy", default="haproxy", help="the HAProxy binary")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     haproxy = find_haproxy(args.haproxy)
     if haproxy is None:
-        parser.exit(2, "HAProxy is not installed: run `make haproxy` (apt-get install haproxy).\n")
+        sys.exit("HAProxy is not installed: run `make haproxy` (apt-get install haproxy).")
     config = Path(tempfile.mkdtemp(prefix="haproxy-")) / "haproxy.cfg"
     config.write_text(render(args.bind, args.replica, dns=args.dns), encoding="utf-8")
     argv_ = command(haproxy, config)

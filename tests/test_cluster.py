@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from deploy import postgres, proxy
+from deploy import postgres, proxy, replica
 from tests.fake_openrouter import FakeOpenRouter, RecordedRequest, Scenario, echo, reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +79,7 @@ class Cluster:
     process: subprocess.Popen[str]
     tag: str
     pids: dict[str, int] = field(default_factory=dict)  # replica name -> pid
+    ports: dict[str, int] = field(default_factory=dict)  # replica name -> loopback port
     lines: list[str] = field(default_factory=list)
 
     def output(self) -> str:
@@ -108,8 +109,9 @@ def _read_lines(cluster: Cluster, ready: threading.Event) -> None:
     assert cluster.process.stdout is not None
     for line in cluster.process.stdout:
         cluster.lines.append(line.rstrip("\n"))
-        if match := re.match(r"Replica (\w+): pid (\d+)", line):
+        if match := re.match(r"Replica (\w+): pid (\d+), http://127\.0\.0\.1:(\d+)", line):
             cluster.pids[match[1]] = int(match[2])
+            cluster.ports[match[1]] = int(match[3])
         if line.startswith("Serving "):
             ready.set()
     ready.set()
@@ -165,6 +167,14 @@ def cluster(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> I
             raise
     assert code == 0, running.output()
     assert processes_tagged(tag) == [], "Ctrl+C left processes running"
+
+
+def test_the_replicas_run_the_start_command_of_the_dockerfile(cluster: Cluster) -> None:
+    # The Dockerfile's CMD is `python -m deploy.replica` (tests/test_deploy_files.py), which
+    # becomes this command line; the launcher must start its replicas the same way.
+    for name, pid in cluster.pids.items():
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+        assert argv == replica.streamlit_command(cluster.ports[name], "127.0.0.1")
 
 
 # -- two replicas, one browser ----------------------------------------------------------------
