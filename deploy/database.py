@@ -45,19 +45,24 @@ def configured_url(environ: Mapping[str, str]) -> str | None:
 def check_url(url: str) -> None:
     """Several replicas share one PostgreSQL database, reached through psycopg 3."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise BadInput(f"DATABASE_URL is not a database URL: write it as {EXAMPLE}.") from None
-    if parsed.get_backend_name() != "postgresql":
+    backend = parsed.get_backend_name()
+    if backend not in ("postgresql", "postgres"):  # postgres:// is common, if not SQLAlchemy's
         raise BadInput(
             f"DATABASE_URL must name a PostgreSQL server for several replicas (it names "
-            f"{parsed.get_backend_name()}): write it as {EXAMPLE} (`make cluster` "
-            "starts a throwaway one when it is unset)."
+            f"{backend}): write it as {EXAMPLE} (`make cluster` starts a throwaway one when "
+            "it is unset)."
         )
-    if parsed.get_driver_name() != "psycopg":
+    try:
+        driver = parsed.get_driver_name()  # plain postgresql:// means psycopg2 before 2.1
+    except NoSuchModuleError:
+        driver = ""
+    if driver != "psycopg":
         raise BadInput(
             f"DATABASE_URL must use the psycopg driver the app ships with: write it as {EXAMPLE}."
         )

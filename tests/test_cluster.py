@@ -341,11 +341,16 @@ def test_a_port_in_use_is_named_with_how_to_pick_another() -> None:
     assert_refused(done, tag, f"Port {port} is already in use", "PORT=")
 
 
-def test_a_database_url_that_is_not_postgresql_is_refused() -> None:
-    done, tag = run_launcher(
-        "--port", str(postgres.free_port()), DATABASE_URL="mysql://app@127.0.0.1/assistant"
-    )
-    assert_refused(done, tag, "must name a PostgreSQL server", "postgresql+psycopg://")
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://app@127.0.0.1/assistant", "must name a PostgreSQL server"),
+        ("postgres://app@127.0.0.1/assistant", "must use the psycopg driver"),
+    ],
+)
+def test_a_database_url_the_replicas_cannot_use_is_refused(url: str, says: str) -> None:
+    done, tag = run_launcher("--port", str(postgres.free_port()), DATABASE_URL=url)
+    assert_refused(done, tag, says, "postgresql+psycopg://")
 
 
 def test_an_unreachable_database_is_named_without_its_password() -> None:
