@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+N ?= 2
 
-.PHONY: install run test lint typecheck bench clean browser postgres
+.PHONY: install run dev cluster test lint typecheck bench clean browser postgres haproxy
 
 install: $(STAMP)
 
@@ -39,8 +40,27 @@ postgres:
 	@if [ "$$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then \
 		useradd --system --no-create-home --shell /usr/sbin/nologin postgres; fi
 
+# `make cluster` runs HAProxy from Debian (the same package as the Dockerfile's).
+haproxy:
+	@if command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's haproxy for make cluster and its tests..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			haproxy >/dev/null) || echo "Could not install HAProxy; the cluster tests will be skipped."; \
+	else echo "Cluster tests will be skipped: run 'sudo apt-get install haproxy' to enable them."; fi
+
+# The production configuration (.streamlit/config.toml: no file watcher).
 run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+# The same app with live reload: every saved file reruns the open pages.
+dev: install
+	$(BIN)/streamlit run app.py --server.port $(PORT) \
+		--server.fileWatcherType auto --server.runOnSave true
+
+# N replicas behind HAProxy on PORT, one PostgreSQL (DATABASE_URL, or a throwaway one).
+cluster: install haproxy postgres
+	$(BIN)/python -m deploy.cluster --replicas $(N) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,7 +69,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: install browser postgres lint typecheck
+test: install browser postgres haproxy lint typecheck
 	$(BIN)/python -m pytest
 
 bench: install

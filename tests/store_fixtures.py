@@ -1,14 +1,10 @@
 """Fixtures for storage tests: a real SQLite file and a real PostgreSQL server per test run.
 
-The PostgreSQL server is started once per test session from Debian's binaries
-(`/usr/lib/postgresql/15/bin`), in a temporary folder, on a free loopback port, with its unix
-socket in that folder too. As root (here and in CI) it runs as the `postgres` OS user, since
-PostgreSQL refuses to run as root. Each test starts from empty tables (in one database migrated
-once per session; tests of migrations get a new, empty database); the server stops at the end.
-Without the binaries the PostgreSQL half of the suite is skipped with the reason.
-
-The test server runs with fsync off: that only makes the tests faster; durability across a
-power cut cannot be tested here anyway.
+The PostgreSQL server is started once per test session by `deploy/postgres.py` (the same
+throwaway server `make cluster` starts: Debian's binaries, a temporary folder, a free loopback
+port, fsync off). Each test starts from empty tables (in one database migrated once per
+session; tests of migrations get a new, empty database); the server stops at the end. Without
+the binaries the PostgreSQL half of the suite is skipped with the reason.
 
 Test modules load these with `pytest_plugins = ("tests.store_fixtures",)`.
 """
@@ -16,16 +12,8 @@ Test modules load these with `pytest_plugins = ("tests.store_fixtures",)`.
 from __future__ import annotations
 
 import os
-import pwd
-import shlex
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,9 +21,7 @@ import pytest
 
 from assistant.store import Store
 from assistant.store.models import Base
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-REPO = Path(__file__).resolve().parent.parent
+from deploy import postgres
 
 
 class FakeClock:
@@ -55,60 +41,8 @@ class FakeClock:
             self._now += timedelta(seconds=seconds)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _postgres_unavailable() -> str | None:
-    for tool in ("initdb", "pg_ctl", "postgres"):
-        if not (PG_BIN / tool).exists():
-            return f"PostgreSQL binaries not found in {PG_BIN} (apt-get install postgresql-15)"
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "no 'postgres' OS user to run the PostgreSQL server as"
-        if shutil.which("runuser") is None and shutil.which("su") is None:
-            return "neither runuser nor su is available to drop root for PostgreSQL"
-    return None
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    if shutil.which("runuser"):
-        return ["runuser", "-u", "postgres", "--", *command]
-    return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
-
-
-def _run(command: list[str], cwd: Path) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd)
-    if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-
-
-@dataclass
-class PostgresServer:
-    port: int
-    root: Path
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
-        ) as connection:
-            connection.execute(sql.encode())
-
-    def create_database(self) -> str:
-        name = f"t_{uuid.uuid4().hex[:16]}"
-        self._admin(f'CREATE DATABASE "{name}"')
-        return name
+class PostgresServer(postgres.PostgresServer):
+    """The throwaway server of `deploy/postgres.py`, with what the storage tests need."""
 
     def empty_tables(self, database: str) -> None:
         """Delete every row, children first; waits at most 10 s for a straggling connection."""
@@ -126,35 +60,17 @@ class PostgresServer:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    reason = _postgres_unavailable()
+    reason = postgres.unavailable_reason()
     if reason and os.environ.get("CI"):
         pytest.fail(f"CI must run the PostgreSQL tests ({reason}); `make postgres` installs it")
     if reason:
         pytest.skip(reason)
-    root = Path(tempfile.mkdtemp(prefix="assistant-pg-"))
-    if os.geteuid() == 0:
-        account = pwd.getpwnam("postgres")
-        os.chown(root, account.pw_uid, account.pw_gid)
-    data = root / "data"
-    port = _free_port()
-    initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"]
-    _run(_as_postgres([*initdb, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]), root)
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
-    pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(data)]
-    _run(_as_postgres([*pg_ctl, "-l", str(root / "log"), "-w", "-o", options, "start"]), root)
+    started = postgres.start_postgres()
+    server = PostgresServer(started.port, started.root)
     try:
-        yield PostgresServer(port, root)
+        yield server
     finally:
-        subprocess.run(
-            _as_postgres([*pg_ctl, "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-            timeout=60,
-            cwd=root,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture(scope="session")
