@@ -85,4 +85,20 @@ def make_safe(text: str) -> str:
     return _outside(_FENCE, text, lambda prose: _outside(_CODE_SPAN, prose, _clean_prose))
 
 
-__all__ = ["is_safe_url", "make_safe"]
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=])")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally: every character Markdown (or Streamlit's `:color[...]`,
+    `:emoji:` and `$math$` extensions) could act on is backslash-escaped, whitespace folded.
+    For outside text that is plain by nature: titles, names, file names, key phrases."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def sentence(error: BaseException) -> str:
+    """The sentence an error carries for the user, safe to render: it may quote a provider's
+    words, a model's name or a file's name."""
+    return make_safe(str(error))
+
+
+__all__ = ["escape_markdown", "is_safe_url", "make_safe", "sentence"]

@@ -8,12 +8,11 @@ refresh starts a new run that picks them up where they are.
 import streamlit as st
 
 from assistant import local_model
-from assistant.limits import MAX_UPLOAD_MB
-from ui import browser, conversation, identity, services, sidebar, state
+from assistant.safe_markdown import make_safe, sentence
+from ui import browser, composer, conversation, identity, services, sidebar, state
 from ui.chat_actions import Chat
 from ui.live import follow
 from ui.transcript import draw_transcript, stop_button
-from ui.uploads import IMAGE_TYPES
 
 state.init()
 user = identity.checked_user()
@@ -29,12 +28,7 @@ stop_slot = st.bottom.empty()
 # The input is pinned to the bottom wherever it is called; called first, a message is stored
 # and its reply started before the rest of the page is drawn. It stays enabled while a reply
 # streams: a message sent meanwhile is stored at once and answered after it.
-submitted = st.chat_input(
-    f"Ask {role.name} · {model}",
-    accept_file="multiple",
-    file_type=IMAGE_TYPES,
-    max_upload_size=MAX_UPLOAD_MB,
-)
+submitted = composer.chat_box(f"Ask {role.name} · {model}")
 if submitted:
     chat.send(submitted)
 if (action := state.take_action()) is not None:
@@ -43,9 +37,9 @@ sidebar.remember_choice(app.store, user, role, model)
 
 sidebar.draw(app.store, user)
 sidebar.draw_pickers(app.assistant, roles)
-st.caption(role.description)
+st.caption(make_safe(role.description))
 if role.notice:
-    st.info(role.notice, icon=":material/info:")
+    st.info(make_safe(role.notice), icon=":material/info:")
 if app.assistant.offline:
     if local_model.is_available():
         st.warning(
@@ -55,7 +49,7 @@ if app.assistant.offline:
             icon=":material/wifi_off:",
         )
     else:
-        st.error(str(local_model.LocalModelUnavailable()), icon=":material/key:")
+        st.error(sentence(local_model.LocalModelUnavailable()), icon=":material/key:")
 
 messages = state.messages()
 browser.copy_styles()
@@ -67,15 +61,16 @@ if not messages and role.starters:
         st.caption("Try one of these:")
         for index, starter in enumerate(role.starters):
             st.button(
-                starter,
+                make_safe(starter),
                 key=f"starter_{index}",
                 icon=":material/chat_bubble:",
                 on_click=state.queue_action,
                 args=("send", starter),
             )
 
+composer.draw_returned()
 for notice in st.session_state[state.NOTICE]:
-    st.warning(notice, icon=":material/warning:")
+    st.warning(make_safe(notice), icon=":material/warning:")
 st.session_state[state.NOTICE] = []
 browser.scroll_to_newest(st.session_state[state.SCROLL])
 

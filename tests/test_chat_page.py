@@ -118,7 +118,7 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_text_still_sent(
 ) -> None:
     app.chat_input[0].upload("evil.png", b"<svg onload=alert(1)>", "image/png")
     app.chat_input[0].set_value("hello").run()
-    assert any("evil.png was not attached" in w.value for w in app.warning)
+    assert any("evil" in w.value and "was not attached" in w.value for w in app.warning)
     assert bubble_text(app, 1) == "Echo: hello"
     assert chat_requests(fake)[-1].json["messages"][-1]["content"] == "hello"
 
@@ -384,3 +384,40 @@ def test_older_replies_keep_their_thumbs_in_one_menu_and_copy_inline(app: AppTes
     app.run()
     footer = " ".join(c.value for c in app.chat_message[1].caption)
     assert "rated helpful" in footer  # the rating stays visible with the menu closed
+
+
+@pytest.fixture
+def no_client_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Post files as a hand-made WebSocket client would: past the browser's file filter
+    (AppTest applies the same filter the browser does)."""
+    import streamlit.testing.v1.element_tree as tree
+
+    monkeypatch.setattr(tree, "_assert_chat_input_filename", lambda *_: None)
+
+
+def test_an_svg_posted_past_the_browser_filter_is_refused_by_name_and_the_text_kept(
+    app: AppTest, fake: FakeOpenRouter, no_client_filter: None
+) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+    app.chat_input[0].upload("evil.svg", svg, "image/svg+xml").set_value("keep my text").run()
+    assert not app.exception
+    assert any("evil" in w.value and "was not attached" in w.value for w in app.warning)
+    assert bubble_text(app, 0) == "keep my text"
+    assert chat_requests(fake)[-1].json["messages"][-1]["content"] == "keep my text"
+
+
+def test_a_message_over_the_limit_is_refused_and_given_back_whole(
+    app: AppTest, fake: FakeOpenRouter
+) -> None:
+    from assistant.limits import MAX_MESSAGE_CHARS
+
+    long_text = "word " * (MAX_MESSAGE_CHARS // 5) + "THE END"
+    send(app, long_text)
+    assert len(app.chat_message) == 0 and chat_requests(fake) == []
+    assert any(f"{MAX_MESSAGE_CHARS:,}" in w.value for w in app.warning)
+    box = app.text_area(key=state.RETURNED_BOX)
+    assert box.value == long_text  # nothing lost, not even the end
+    box.set_value("word " * 10 + "THE END")
+    app.button[[b.label for b in app.button].index("Send")].click().run()
+    assert bubble_text(app, 0) == "word " * 10 + "THE END"
+    assert not app.session_state[state.RETURNED]

@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from assistant.accounts import SignedIn
 from assistant.errors import AssistantError
-from assistant.safe_markdown import make_safe
+from assistant.safe_markdown import make_safe, sentence
 from assistant.store import User
 from ui import flash, identity, services, state
 
@@ -64,7 +64,7 @@ def sign_in_form() -> None:
             username, password, client_key=client_key(), guest_token=_token()
         )
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/lock:")
+        st.error(sentence(exc), icon=":material/lock:")
         return
     _welcome(signed, f"Welcome back, {make_safe(signed.user.label)}.")
 
@@ -90,7 +90,7 @@ def register_form() -> None:
     try:
         signed = services.accounts().register(username, password, guest_token=_token())
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/person_off:")
+        st.error(sentence(exc), icon=":material/person_off:")
         return
     name = make_safe(signed.user.label)
     _welcome(signed, f"Your account {name} is ready, and your conversations are in it.")
@@ -123,7 +123,7 @@ def change_password_form() -> None:
     try:
         services.accounts().change_password(_token(), current, new, client_key=client_key())
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/lock:")
+        st.error(sentence(exc), icon=":material/lock:")
         return
     st.success(
         "Your password was changed. Every other session of this account was signed out.",
@@ -144,13 +144,14 @@ def confirmation_phrase(user: User) -> str:
 
 def delete_account_form(user: User) -> None:
     phrase = confirmation_phrase(user)
+    shown = make_safe(phrase)  # a username may hold * or _
     st.warning(
         "This deletes your account with every conversation, message, image and role in it. "
         "It cannot be undone.",
         icon=":material/warning:",
     )
     with st.form("delete_account", clear_on_submit=True):
-        typed = st.text_input(f"Type `{phrase}` to confirm")
+        typed = st.text_input(f"Type `{shown}` to confirm")
         password = ""
         if has_password(user):
             password = st.text_input("Password", type="password", autocomplete="current-password")
@@ -160,12 +161,12 @@ def delete_account_form(user: User) -> None:
     if not submitted:
         return
     if typed.strip() != phrase:
-        st.error(f"Type {phrase} exactly to confirm.", icon=":material/block:")
+        st.error(f"Type {shown} exactly to confirm.", icon=":material/block:")
         return
     try:
         services.accounts().delete_account(_token(), password, client_key=client_key())
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/lock:")
+        st.error(sentence(exc), icon=":material/lock:")
         return
     identity.sign_out()
     flash.remember("Your account and everything in it were deleted.", "info")

@@ -22,7 +22,7 @@ from itertools import zip_longest
 
 import streamlit as st
 
-from assistant.safe_markdown import make_safe
+from assistant.safe_markdown import escape_markdown, make_safe
 from assistant.sentiment.card import Analysis
 from ui.charts import score_gauge
 
@@ -42,14 +42,7 @@ MAX_EMOTIONS = 8
 MAX_PHRASES = 8
 CHART_CONFIG = {"displayModeBar": False, "staticPlot": True}
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=])")
 _NOT_WORD = re.compile(r"[^\w\s'’-]+")
-
-
-def escape_markdown(text: str) -> str:
-    """`text` shown literally by st.markdown: every character Markdown (or Streamlit's
-    `:color[...]`, `:emoji:` and `$math$` extensions) could act on is backslash-escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
 def badge_text(text: str, limit: int = 30) -> str:

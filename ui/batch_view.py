@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import InputError
+from assistant.safe_markdown import sentence
 from assistant.sentiment.batch import (
     MAX_BYTES,
     MAX_ROWS,
@@ -113,7 +114,7 @@ def read_or_explain(raw: bytes, name: str | None) -> pd.DataFrame | None:
     try:
         frame = read_table(raw, name)
     except InputError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(sentence(err), icon=":material/error:")
         return None
     st.caption(describe(frame))
     return frame

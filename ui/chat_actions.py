@@ -18,6 +18,7 @@ import streamlit as st
 from assistant.context import ChatTurn
 from assistant.errors import AssistantError
 from assistant.images import PreparedImage
+from assistant.limits import MAX_MESSAGE_CHARS
 from assistant.replies import ReplyTask
 from assistant.reply import Reply
 from assistant.roles import Role
@@ -67,6 +68,8 @@ class Chat:
             )
         except AssistantError as exc:
             _failed(exc)
+            if len(text) > MAX_MESSAGE_CHARS:
+                give_back(text)  # refused as too long: nothing typed is lost
             return False
         if sent.conversation_id != st.session_state[state.CONVERSATION_ID]:
             st.session_state.pop(state.CHATS, None)  # a new conversation for the sidebar list
@@ -153,6 +156,23 @@ class Chat:
     def running(self, message_id: str) -> ReplyTask | None:
         """The task producing this reply in this process, if it is still running."""
         return self.app.replies.find(self.user.id, message_id)
+
+
+def give_back(text: str) -> None:
+    """Show a refused message again, in a box where it can be shortened and sent."""
+    st.session_state[state.RETURNED] = text
+    st.session_state[state.RETURNED_BOX] = text
+
+
+def resend_returned() -> None:
+    """The returned box's Send: a queued send of what is in it now."""
+    text = st.session_state.get(state.RETURNED_BOX, "")
+    st.session_state[state.RETURNED] = ""
+    state.queue_action("send", text)
+
+
+def discard_returned() -> None:
+    st.session_state[state.RETURNED] = ""
 
 
 def _conversation() -> str:

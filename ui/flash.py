@@ -10,6 +10,7 @@ from typing import Literal
 
 import streamlit as st
 
+from assistant.safe_markdown import make_safe
 from ui import state
 
 FLASH = state.FLASH
@@ -26,8 +27,8 @@ def draw() -> None:
     pending = st.session_state.pop(FLASH, None)
     if pending is None:
         return
-    kind, sentence = pending
+    kind, said = pending
     if kind == "success":
-        st.success(sentence, icon=":material/check_circle:")
+        st.success(make_safe(said), icon=":material/check_circle:")
     else:
-        st.info(sentence, icon=":material/info:")
+        st.info(make_safe(said), icon=":material/info:")

@@ -26,7 +26,7 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
-from assistant.safe_markdown import make_safe
+from assistant.safe_markdown import escape_markdown, make_safe, sentence
 from assistant.store import Conversation, ConversationNotFoundError, Store
 from assistant.store.conversations import MAX_TITLE_LENGTH
 from ui import conversation, flash, links, services, state
@@ -96,7 +96,7 @@ def all_messages_download(store: Store, owner_id: int) -> Download:
 
 def draw_download(download: Download, key: str) -> None:
     st.download_button(
-        download.label,
+        make_safe(download.label),
         download.build,
         file_name=download.file_name,
         mime=download.mime,
@@ -112,7 +112,7 @@ def draw_download(download: Download, key: str) -> None:
 def open_in_chat(store: Store, owner_id: int, conversation_id: str) -> None:
     """Load the conversation into the chat page and go there, its id kept in the URL."""
     if not conversation.open_conversation(services.current(), owner_id, conversation_id):
-        st.error(str(ConversationNotFoundError()), icon=":material/search_off:")
+        st.error(sentence(ConversationNotFoundError()), icon=":material/search_off:")
         return
     st.switch_page(links.CHAT, query_params={conversation.QUERY_KEY: conversation_id})
 
@@ -124,7 +124,7 @@ def rename(store: Store, owner_id: int, conversation_id: str, title: str) -> Non
     try:
         store.rename_conversation(owner_id, conversation_id, title)
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(sentence(exc), icon=":material/error:")
         return
     st.session_state[RENAMING] = ""
     st.rerun()
@@ -134,12 +134,12 @@ def delete(store: Store, owner_id: int, chat: Conversation) -> None:
     try:
         store.delete_conversation(owner_id, chat.id)
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(sentence(exc), icon=":material/error:")
         return
     if st.session_state[state.CONVERSATION_ID] == chat.id:
         state.new_chat()  # the chat page must not keep showing what no longer exists
     st.session_state[DELETING] = ""
-    flash.remember(f"Deleted “{make_safe(chat.title)}”.")
+    flash.remember(f"Deleted “{escape_markdown(chat.title)}”.")
     st.rerun()
 
 
@@ -181,7 +181,7 @@ def _draw_rename_form(store: Store, owner_id: int, chat: Conversation) -> None:
 
 def _draw_delete_confirmation(store: Store, owner_id: int, chat: Conversation) -> None:
     st.warning(
-        f"Delete “{make_safe(chat.title)}” and all its messages? This cannot be undone.",
+        f"Delete “{escape_markdown(chat.title)}” and all its messages? This cannot be undone.",
         icon=":material/warning:",
     )
     confirm, cancel = st.columns(2)
@@ -198,9 +198,9 @@ def draw_row(
         if st.session_state[RENAMING] == chat.id:
             _draw_rename_form(store, owner_id, chat)
         else:
-            st.markdown(f"**{make_safe(chat.title)}**")
+            st.markdown(f"**{escape_markdown(chat.title)}**")
         role = role_labels.get(chat.role_id, "A deleted role")
-        st.caption(f"{role} · updated {local_time(chat.updated_at)}")
+        st.caption(f"{make_safe(role)} · updated {local_time(chat.updated_at)}")
         if st.session_state[DELETING] == chat.id:
             _draw_delete_confirmation(store, owner_id, chat)
             return
@@ -232,7 +232,7 @@ def draw_search(store: Store, owner_id: int, query: str) -> None:
     try:
         hits = store.search(owner_id, query, limit=SEARCH_LIMIT)
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(sentence(exc), icon=":material/error:")
         return
     if not hits:
         st.caption("No messages match.")
@@ -242,7 +242,7 @@ def draw_search(store: Store, owner_id: int, query: str) -> None:
     for hit in hits:
         with st.container(border=True):
             speaker = "You" if hit.role == "user" else "Assistant"
-            st.markdown(f"**{make_safe(hit.conversation_title)}** · {speaker}")
+            st.markdown(f"**{escape_markdown(hit.conversation_title)}** · {speaker}")
             st.text(hit.snippet)
             if st.button("Open", key=f"hit_{hit.message_id}", icon=":material/open_in_new:"):
                 open_in_chat(store, owner_id, hit.conversation_id)

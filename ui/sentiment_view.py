@@ -20,6 +20,7 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
+from assistant.safe_markdown import sentence
 from assistant.sentiment import statistics
 from assistant.sentiment.batch import to_csv_bytes
 from assistant.store import Conversation, Message, NotFoundError, User
@@ -81,7 +82,7 @@ def read_records(user: User, current: str) -> tuple[list[dict[str, Any]], dict[s
             error.detail or type(error).__name__,
             exc_info=True,
         )
-        st.error(str(error), icon=":material/cloud_off:")
+        st.error(sentence(error), icon=":material/cloud_off:")
         return None
 
 

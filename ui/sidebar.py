@@ -18,7 +18,7 @@ from assistant.chat import Assistant
 from assistant.errors import AssistantError
 from assistant.limits import MAX_IMAGES_PER_MESSAGE
 from assistant.roles import DEFAULT_ROLE_ID, Role
-from assistant.safe_markdown import make_safe
+from assistant.safe_markdown import escape_markdown, make_safe, sentence
 from assistant.store import Conversation, Store, User
 from ui import links, state
 from ui.uploads import IMAGE_TYPES, prepare_uploads
@@ -112,7 +112,7 @@ def choose_model(assistant: Assistant) -> str:
     every rerun its labels on the wire."""
     current = current_model(assistant)
     menu = st.popover(
-        f"Model: {current}",
+        f"Model: {make_safe(current)}",
         icon=":material/tune:",
         on_change="rerun",
         key=state.MODEL_MENU,
@@ -168,8 +168,10 @@ def _model_list(assistant: Assistant, current: str) -> str:
     if chosen is not None:
         what = "reads images" if chosen.reads_images else "text only"
         st.caption(
-            f"`{chosen.id}` · {chosen.price_label()} · "
-            f"{chosen.context_length:,} tokens of context · {what}"
+            make_safe(
+                f"`{chosen.id}` · {chosen.price_label()} · "
+                f"{chosen.context_length:,} tokens of context · {what}"
+            )
         )
     return str(choice)
 
@@ -198,7 +200,7 @@ def attach_images() -> None:
     )
     images, problems = prepare_uploads(files or [])  # cached: `refresh_attachments` kept them
     for problem in problems:
-        st.sidebar.warning(problem, icon=":material/image_not_supported:")
+        st.sidebar.warning(make_safe(problem), icon=":material/image_not_supported:")
     if images:
         st.sidebar.image([i.data for i in images], width=80)
         st.sidebar.caption("These go with your next message.")
@@ -218,7 +220,7 @@ def _chat_list(store: Store, user: User) -> tuple[Conversation, ...]:
         try:
             chats = tuple(store.list_conversations(user.id, limit=LISTED + 1))
         except AssistantError as exc:
-            st.sidebar.caption(str(exc))
+            st.sidebar.caption(sentence(exc))
             return ()
     st.session_state[state.CHATS] = ChatList(user.id, chats)
     return chats
@@ -241,9 +243,9 @@ def draw(store: Store, user: User) -> None:
         for chat in chats[:LISTED]:
             st.sidebar.page_link(
                 links.CHAT,
-                label=make_safe(chat.title)
+                label=escape_markdown(chat.title)
                 if chat.id != current
-                else f"**{make_safe(chat.title)}**",
+                else f"**{escape_markdown(chat.title)}**",
                 query_params={"c": chat.id},
                 icon=":material/chat_bubble:" if chat.id == current else None,
                 width="stretch",

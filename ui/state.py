@@ -32,6 +32,8 @@ EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
 SCROLL = "scroll"  # bumped when the newest exchange should be scrolled into view
+RETURNED = "returned_text"  # a message refused as too long, given back to shorten ("" = none)
+RETURNED_BOX = "returned_box"  # the text area that holds it (a widget key)
 TOKEN = "session_token"  # this browser's session token (also in the cookie)
 USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
 USER = "user"  # the User record, refreshed every run
@@ -85,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
     NOTICE: list,
     PREPARED_UPLOADS: dict,
     SCROLL: lambda: 0,
+    RETURNED: lambda: "",
     HISTORY_RENAMING: lambda: "",
     HISTORY_DELETING: lambda: "",
     HISTORY_SHOWN: lambda: HISTORY_PAGE_SIZE,

@@ -25,7 +25,7 @@ from ui.state import ChatMessage
 AVATARS = {"user": ":material/person:", "assistant": ":material/smart_toy:"}
 FeedbackSink = Callable[[ChatMessage, str | None], None]
 _THUMBS = {0: "down", 1: "up"}
-_RATED = {
+RATED = {
     "up": ":material/thumb_up: rated helpful",
     "down": ":material/thumb_down: rated unhelpful",
 }
@@ -63,7 +63,7 @@ def draw_status(reply: Reply) -> None:
     if reply.status == ReplyStatus.STOPPED:
         st.caption(":material/stop_circle: Stopped. The text above is what arrived before.")
     elif reply.status == ReplyStatus.ERROR:
-        st.error(reply.error, icon=":material/error:")
+        st.error(make_safe(reply.error), icon=":material/error:")
     elif reply.status == ReplyStatus.STREAMING:
         st.caption(":material/hourglass_empty: This reply did not finish.")
 
@@ -96,7 +96,7 @@ def _versions(message: ChatMessage) -> None:
             on_click=state.queue_action,
             args=("version", message.versions[position - 2] if position > 1 else message.id),
         )
-        st.caption(f"{position}/{count}", width="content")
+        st.caption(f"{position:d}/{count:d}", width="content")
         st.button(
             "›",
             key=f"newer_{message.id}",
@@ -180,7 +180,7 @@ def draw_reply_footer(message: ChatMessage, chat: Chat, *, last: bool, user_text
     draw_status(reply)
     footer = footer_text(reply)
     if not last and message.feedback:  # its thumbs are in the "More" menu
-        footer += f"  {_RATED[message.feedback]}"
+        footer += f"  {RATED[message.feedback]}"
     if footer:
         st.caption(footer)
     draw_actions(message, chat, last=last)
@@ -247,7 +247,7 @@ def draw_transcript(messages: list[ChatMessage], chat: Chat) -> list[LiveReply]:
     hidden = max(0, len(messages) - shown)
     if hidden:
         st.button(
-            f"Show {min(hidden, state.VISIBLE_MESSAGES)} earlier messages ({hidden} hidden)",
+            f"Show {min(hidden, state.VISIBLE_MESSAGES):d} earlier messages ({hidden:d} hidden)",
             icon=":material/expand_less:",
             key="show_earlier_button",
             on_click=st.session_state.__setitem__,
@@ -270,8 +270,8 @@ def draw_transcript(messages: list[ChatMessage], chat: Chat) -> list[LiveReply]:
             if message.reply.status == ReplyStatus.STREAMING:
                 source = chat.running(message.id) or _remote(chat, message)
                 if source is not None:
-                    footer = partial(_footer_of, chat, last=is_last, user_text=question)
-                    live.append(LiveReply(message, source, draw_footer=footer))
+                    at_end = partial(_footer_of, chat, last=is_last, user_text=question)
+                    live.append(LiveReply(message, source, draw_footer=at_end))
                     continue
             draw_reasoning(message.reply.reasoning)
             _answer(message)

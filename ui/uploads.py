@@ -15,9 +15,14 @@ import streamlit as st
 from assistant.errors import AssistantError
 from assistant.images import PreparedImage, prepare_image
 from assistant.limits import MAX_IMAGES_PER_MESSAGE, MAX_UPLOAD_MB
+from assistant.safe_markdown import escape_markdown
 from ui import state
 
-IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+#: As MIME types, not extensions: the browser's picker offers images only either way, but a
+#: list of extensions also makes Streamlit check names on the server, and a file posted with
+#: another name (an SVG, say) then raised Streamlit's own error box, taking the typed text with
+#: it. Every file is checked by its content here instead (`prepare_image`), with a sentence.
+IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"]
 
 
 class Upload(Protocol):
@@ -43,11 +48,12 @@ def prepare_uploads(files: Sequence[Upload]) -> tuple[list[PreparedImage], list[
                 except AssistantError as exc:
                     cache[key] = str(exc)
         result = cache[key]
+        name = escape_markdown(upload.name)  # shown in Markdown: a file's name is anybody's
         if isinstance(result, str):
-            problems.append(f"{upload.name} was not attached: {result}")
+            problems.append(f"{name} was not attached: {result}")
         elif len(images) >= MAX_IMAGES_PER_MESSAGE:
             problems.append(
-                f"{upload.name} was not attached: up to {MAX_IMAGES_PER_MESSAGE} images fit in "
+                f"{name} was not attached: up to {MAX_IMAGES_PER_MESSAGE} images fit in "
                 "one message."
             )
         else:
