@@ -3,6 +3,9 @@
 The answer text goes to stdout as it arrives, so `ask` composes with pipes; everything else
 (offline notices, which model stood in, errors) goes to stderr. Exit codes: 0 success, 1 the
 reply failed (the partial answer stays printed), 2 bad usage or input, 130 interrupted.
+A reply is the same server-side task the app and the chat API run (`assistant.replies`), kept
+nowhere: printed as it grows, stopped by Ctrl+C. `-v` logs what happens, failures with their
+detail.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -19,16 +23,9 @@ from assistant import local_model
 from assistant.chat import Assistant
 from assistant.context import ChatTurn
 from assistant.errors import GENERIC_SENTENCE, AssistantError, InputError
-from assistant.events import (
-    Event,
-    Failed,
-    Finished,
-    ModelUsed,
-    ReasoningDelta,
-    TextDelta,
-    close_events,
-)
 from assistant.images import PreparedImage, prepare_image
+from assistant.replies import Replies, ReplyJob, ReplyTask
+from assistant.reply import Reply, ReplyStatus
 from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
 from assistant.settings import Settings
 
@@ -68,62 +65,92 @@ def _offline_notice(assistant: Assistant, err: TextIO) -> None:
         )
 
 
+def _notice(reply: Reply, err: TextIO) -> None:
+    if reply.model_reason:
+        why = "the chosen model cannot read images" if reply.model_reason == "vision" else ""
+        why = why or "the chosen model was unavailable"
+        print(f"[answered by {reply.model}: {why}]", file=err)
+
+
 def render(
-    events: Iterator[Event], out: TextIO, err: TextIO, *, show_reasoning: bool = False
-) -> tuple[str, AssistantError | None]:
-    """Print events; returns the answer text and the error, if the reply failed."""
-    parts: list[str] = []
-    error: AssistantError | None = None
+    task: ReplyTask, out: TextIO, err: TextIO, *, show_reasoning: bool = False
+) -> tuple[str, str]:
+    """Print a reply as it grows (the text on `out`, the rest on `err`); returns the answer
+    text and the error's sentence ("" when the reply did not fail). Ctrl+C stops the reply."""
+    printed = reasoned = 0
+    noticed = False
+    seen = -1
     try:
-        for event in events:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-                out.write(event.text)
-                out.flush()
-            elif isinstance(event, ReasoningDelta) and show_reasoning:
-                err.write(event.text)
+        while True:
+            seen = task.wait(seen, 0.25)
+            _, reply = task.snapshot()
+            if not noticed and reply.model:
+                noticed = True
+                _notice(reply, err)
+            if show_reasoning and len(reply.reasoning) > reasoned:
+                err.write(reply.reasoning[reasoned:])
                 err.flush()
-            elif isinstance(event, ModelUsed) and event.reason:
-                why = "the chosen model cannot read images" if event.reason == "vision" else ""
-                why = why or "the chosen model was unavailable"
-                print(f"[answered by {event.model}: {why}]", file=err)
-            elif isinstance(event, Finished) and event.reason == "length":
-                print("\n[the reply was cut at the maximum length]", file=err)
-            elif isinstance(event, Finished) and event.reason == "content_filter":
-                print("\n[the provider's content filter cut the reply]", file=err)
-            elif isinstance(event, Failed):
-                error = event.error
+                reasoned = len(reply.reasoning)
+            if len(reply.text) > printed:
+                out.write(reply.text[printed:])
+                out.flush()
+                printed = len(reply.text)
+            if task.done:
+                break
     finally:
-        close_events(events)
-    text = "".join(parts)
-    if text and not text.endswith("\n"):
+        if not task.done:  # Ctrl+C: the reply stops, what arrived stays printed
+            task.stop()
+            task.join(5.0)
+    _, reply = task.snapshot()
+    if reply.text and not reply.text.endswith("\n"):
         out.write("\n")
         out.flush()
-    return text, error
+    if reply.finish_reason == "length":
+        print("[the reply was cut at the maximum length]", file=err)
+    elif reply.finish_reason == "content_filter":
+        print("[the provider's content filter cut the reply]", file=err)
+    return reply.text, reply.error if reply.status == ReplyStatus.ERROR else ""
 
 
-def cmd_ask(args: argparse.Namespace, assistant: Assistant) -> int:
+def _answer(replies: Replies, role: Role, history: list[ChatTurn], model: str | None) -> ReplyTask:
+    """A reply task, the same kind the app and the API run, kept nowhere (printed only)."""
+    job = ReplyJob(
+        owner_id=0,
+        conversation_id="terminal",
+        reply_id=uuid.uuid4().hex,
+        role=role,
+        model=model or replies.assistant.default_model,
+        history=tuple(history),
+    )
+    return replies.start(job)
+
+
+def cmd_ask(args: argparse.Namespace, replies: Replies) -> int:
     role = _role(args.role)
     message = " ".join(args.message).strip()
     if not message:
         raise InputError("The message is empty.")
-    assistant.catalogue.warm()  # fetched while the images are prepared
+    replies.assistant.catalogue.warm()  # fetched while the images are prepared
     turn = ChatTurn("user", message, _images(args.image or []))
-    _offline_notice(assistant, sys.stderr)
-    assistant.catalogue.wait_ready(CATALOGUE_WAIT)
-    events = assistant.stream_reply(role, [turn], model=args.model)
-    _, error = render(events, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
-    if error is not None:
+    _offline_notice(replies.assistant, sys.stderr)
+    replies.assistant.catalogue.wait_ready(CATALOGUE_WAIT)
+    task = _answer(replies, role, [turn], args.model)
+    try:
+        _, error = render(task, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
+    except KeyboardInterrupt:
+        print("\n[stopped]", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if error:
         print(error, file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
-def cmd_chat(args: argparse.Namespace, assistant: Assistant) -> int:
+def cmd_chat(args: argparse.Namespace, replies: Replies) -> int:
     role = _role(args.role)
     history: list[ChatTurn] = []
-    assistant.catalogue.warm()  # fetched while the first message is typed
-    _offline_notice(assistant, sys.stderr)
+    replies.assistant.catalogue.warm()  # fetched while the first message is typed
+    _offline_notice(replies.assistant, sys.stderr)
     print(f"{role.label}: type a message, /new to start over, /quit to leave.", file=sys.stderr)
     while True:
         try:
@@ -139,14 +166,14 @@ def cmd_chat(args: argparse.Namespace, assistant: Assistant) -> int:
             history.clear()
             continue
         history.append(ChatTurn("user", line))
-        assistant.catalogue.wait_ready(CATALOGUE_WAIT)
-        events = assistant.stream_reply(role, history, model=args.model)
+        replies.assistant.catalogue.wait_ready(CATALOGUE_WAIT)
+        task = _answer(replies, role, history, args.model)
         try:
-            text, error = render(events, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
+            text, error = render(task, sys.stdout, sys.stderr, show_reasoning=args.reasoning)
         except KeyboardInterrupt:
             print("\n[stopped]", file=sys.stderr)
-            continue
-        if error is not None:
+            text, error = task.snapshot()[1].text, ""
+        if error:
             print(error, file=sys.stderr)
         if text:
             history.append(ChatTurn("assistant", text))
@@ -154,13 +181,14 @@ def cmd_chat(args: argparse.Namespace, assistant: Assistant) -> int:
             history.pop()  # nothing to answer to: let the user try again
 
 
-def cmd_roles(args: argparse.Namespace, assistant: Assistant) -> int:
+def cmd_roles(args: argparse.Namespace, replies: Replies) -> int:
     for role in builtin_roles().values():
         print(f"{role.id:<18} {role.icon} {role.name}: {role.description}")
     return EXIT_OK
 
 
-def cmd_models(args: argparse.Namespace, assistant: Assistant) -> int:
+def cmd_models(args: argparse.Namespace, replies: Replies) -> int:
+    assistant = replies.assistant
     if not assistant.catalogue.wait_ready(CATALOGUE_WAIT):
         late = f"The model list did not arrive within {CATALOGUE_WAIT:g} s. Please try again."
         print(assistant.catalogue.last_error or late, file=sys.stderr)
@@ -181,6 +209,13 @@ def cmd_models(args: argparse.Namespace, assistant: Assistant) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m assistant", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what happens on stderr (-vv for details); tracebacks of failures included",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="ask one question and stream the answer")
     ask.add_argument("message", nargs="+")
@@ -205,9 +240,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.verbose:
+        level = logging.INFO if args.verbose == 1 else logging.DEBUG
+        logging.basicConfig(level=level, format="[%(levelname)s %(name)s] %(message)s")
+    else:  # failures reach the user as sentences; -v shows the log, tracebacks included
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         assistant = Assistant(Settings.from_env(os.environ))
-        return int(args.run(args, assistant))
+        return int(args.run(args, Replies(assistant)))
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -217,8 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n[stopped]", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # the boundary: no traceback reaches the user, the log keeps it
-        logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
+    except Exception:  # the boundary: no traceback reaches the user unless asked for (-v)
+        logging.getLogger(__name__).error("unexpected failure", exc_info=True)
         print(GENERIC_SENTENCE, file=sys.stderr)
         return EXIT_FAILED
 

@@ -22,6 +22,7 @@ before anything is sent. Until the catalogue is loaded, the configured models ar
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -35,6 +36,8 @@ from assistant.errors import ImageNotSupportedError
 from assistant.events import Event, Failed, ModelUsed, TextDelta, close_events
 from assistant.roles import Role
 from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
 
 OFFLINE_IMAGE_SENTENCE = (
     "The offline demo model cannot read images. To send photos, set OPENROUTER_API_KEY "
@@ -169,6 +172,7 @@ class Assistant:
         except Exception as exc:  # the bundled model failed to start
             from assistant.errors import AssistantError, UnexpectedError
 
+            log.error("the model client could not start", exc_info=True)
             error = exc if isinstance(exc, AssistantError) else UnexpectedError(detail=repr(exc))
             yield Failed(error)
             return

@@ -194,6 +194,13 @@ class ReplyTask:
         last_checkpoint = time.monotonic()
         try:
             for event in events:
+                if isinstance(event, Failed):  # the user reads the sentence; the log keeps why
+                    log.warning(
+                        "reply %s failed: %s: %s",
+                        self.reply_id,
+                        type(event.error).__name__,
+                        event.error.detail or event.error,
+                    )
                 self._change(lambda reply, e=event: reply.apply(e))  # type: ignore[misc]
                 if keeper is not None and isinstance(event, (TextDelta, ReasoningDelta)):
                     now = time.monotonic()

@@ -143,3 +143,14 @@ def test_chat_keeps_the_conversation_going(fake: FakeOpenRouter) -> None:
     assert "Hello Ann." in result.stdout and "Your name is Ann." in result.stdout
     sent = fake.chat_requests[-1].json["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+
+
+def test_verbose_logs_why_a_reply_failed_and_quiet_does_not(fake: FakeOpenRouter) -> None:
+    fake.set_scenario(http_error(503, message="upstream exploded"))
+    quiet = run_cli(fake, "ask", "hello")
+    assert quiet.returncode == 1
+    assert "unavailable or overloaded" in quiet.stderr
+    assert "upstream exploded" not in quiet.stderr and "WARNING" not in quiet.stderr
+    loud = run_cli(fake, "-v", "ask", "hello")
+    assert loud.returncode == 1
+    assert "ProviderUnavailableError" in loud.stderr and "upstream exploded" in loud.stderr

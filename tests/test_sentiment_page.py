@@ -275,12 +275,12 @@ def test_a_database_outage_is_said_as_it_is_and_logged_once(
     assert len(timeline(at)["User"]["x"]) == 1  # charted while the database is up
 
     refuse_connections(postgres_server, database)
-    caplog.set_level(logging.WARNING, logger="ui.sentiment_view")
+    caplog.set_level(logging.WARNING, logger="ui.failures")
     run(at)
 
     assert [error.value for error in at.error] == [StoreError.sentence]
     assert not any("Nothing to chart yet" in info.value for info in at.info)
     assert not at.get("plotly_chart") and not at.get("page_link")
-    (logged,) = [r for r in caplog.records if r.name == "ui.sentiment_view"]
+    (logged,) = [r for r in caplog.records if r.name == "ui.failures"]
     assert logged.exc_info is not None and isinstance(logged.exc_info[1], StoreError)
     assert "OperationalError" in logged.getMessage()

@@ -21,9 +21,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from assistant.accounts import SignedIn
 from assistant.errors import AssistantError
-from assistant.safe_markdown import make_safe, sentence
+from assistant.safe_markdown import make_safe
 from assistant.store import User
-from ui import flash, identity, services, state
+from ui import failures, flash, identity, services, state
 
 MISMATCH = "The two passwords do not match."
 
@@ -64,7 +64,7 @@ def sign_in_form() -> None:
             username, password, client_key=client_key(), guest_token=_token()
         )
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/lock:")
+        failures.show(exc, icon=":material/lock:")
         return
     _welcome(signed, f"Welcome back, {make_safe(signed.user.label)}.")
 
@@ -90,7 +90,7 @@ def register_form() -> None:
     try:
         signed = services.accounts().register(username, password, guest_token=_token())
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/person_off:")
+        failures.show(exc, icon=":material/person_off:")
         return
     name = make_safe(signed.user.label)
     _welcome(signed, f"Your account {name} is ready, and your conversations are in it.")
@@ -123,7 +123,7 @@ def change_password_form() -> None:
     try:
         services.accounts().change_password(_token(), current, new, client_key=client_key())
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/lock:")
+        failures.show(exc, icon=":material/lock:")
         return
     st.success(
         "Your password was changed. Every other session of this account was signed out.",
@@ -166,7 +166,7 @@ def delete_account_form(user: User) -> None:
     try:
         services.accounts().delete_account(_token(), password, client_key=client_key())
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/lock:")
+        failures.show(exc, icon=":material/lock:")
         return
     identity.sign_out()
     flash.remember("Your account and everything in it were deleted.", "info")

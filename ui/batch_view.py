@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from assistant.errors import InputError
-from assistant.safe_markdown import sentence
 from assistant.sentiment.batch import (
     MAX_BYTES,
     MAX_ROWS,
@@ -25,7 +24,7 @@ from assistant.sentiment.batch import (
     text_columns,
     to_csv_bytes,
 )
-from ui import charts, state
+from ui import charts, failures, state
 
 BATCH_RESULT = state.BATCH_RESULT
 CHART = {"displayModeBar": False}
@@ -114,7 +113,7 @@ def read_or_explain(raw: bytes, name: str | None) -> pd.DataFrame | None:
     try:
         frame = read_table(raw, name)
     except InputError as err:
-        st.error(sentence(err), icon=":material/error:")
+        failures.show(err, icon=":material/error:")
         return None
     st.caption(describe(frame))
     return frame

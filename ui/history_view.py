@@ -26,10 +26,10 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
-from assistant.safe_markdown import escape_markdown, make_safe, sentence
+from assistant.safe_markdown import escape_markdown, make_safe
 from assistant.store import Conversation, ConversationNotFoundError, Store
 from assistant.store.conversations import MAX_TITLE_LENGTH
-from ui import conversation, flash, links, services, state
+from ui import conversation, failures, flash, links, services, state
 
 RENAMING, DELETING, SHOWN = state.HISTORY_RENAMING, state.HISTORY_DELETING, state.HISTORY_SHOWN
 PAGE_SIZE = state.HISTORY_PAGE_SIZE
@@ -112,7 +112,7 @@ def draw_download(download: Download, key: str) -> None:
 def open_in_chat(store: Store, owner_id: int, conversation_id: str) -> None:
     """Load the conversation into the chat page and go there, its id kept in the URL."""
     if not conversation.open_conversation(services.current(), owner_id, conversation_id):
-        st.error(sentence(ConversationNotFoundError()), icon=":material/search_off:")
+        failures.show(ConversationNotFoundError(), icon=":material/search_off:")
         return
     st.switch_page(links.CHAT, query_params={conversation.QUERY_KEY: conversation_id})
 
@@ -124,7 +124,7 @@ def rename(store: Store, owner_id: int, conversation_id: str, title: str) -> Non
     try:
         store.rename_conversation(owner_id, conversation_id, title)
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return
     st.session_state[RENAMING] = ""
     st.rerun()
@@ -134,7 +134,7 @@ def delete(store: Store, owner_id: int, chat: Conversation) -> None:
     try:
         store.delete_conversation(owner_id, chat.id)
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return
     if st.session_state[state.CONVERSATION_ID] == chat.id:
         state.new_chat()  # the chat page must not keep showing what no longer exists
@@ -232,7 +232,7 @@ def draw_search(store: Store, owner_id: int, query: str) -> None:
     try:
         hits = store.search(owner_id, query, limit=SEARCH_LIMIT)
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return
     if not hits:
         st.caption("No messages match.")

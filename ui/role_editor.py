@@ -16,10 +16,10 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
-from assistant.safe_markdown import make_safe, sentence
+from assistant.safe_markdown import make_safe
 from assistant.store import CustomRole, RoleDraft, Store
 from assistant.store.custom_roles import MAX_ICON
-from ui import flash, state
+from ui import failures, flash, state
 
 EDITING, TEMPLATE, DELETING = state.ROLES_EDITING, state.ROLES_TEMPLATE, state.ROLES_DELETING
 TEMPLATE_CHOICE = state.ROLES_TEMPLATE_CHOICE
@@ -94,7 +94,7 @@ def save(store: Store, owner_id: int, slug: str, draft: RoleDraft) -> None:
         else:
             role = store.create_role(owner_id, draft)
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return
     stop_editing()
     flash.remember(f"Saved {label(role)}. It is in the chat page's role list.")
@@ -105,7 +105,7 @@ def delete(store: Store, owner_id: int, role: CustomRole) -> None:
     try:
         store.delete_role(owner_id, role.slug)
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return
     st.session_state[DELETING] = ""
     flash.remember(f"Deleted {label(role)}.")
@@ -133,7 +133,7 @@ def _draft_to_edit(store: Store, owner_id: int, slug: str) -> RoleDraft | None:
     try:
         return draft_from_role(store.get_role(owner_id, slug))
     except AssistantError as exc:
-        st.error(sentence(exc), icon=":material/error:")
+        failures.show(exc, icon=":material/error:")
         return None
 
 

@@ -11,7 +11,6 @@ unreachable, is said as it is, with the error's own sentence, and logged once wi
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -20,13 +19,10 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
-from assistant.safe_markdown import sentence
 from assistant.sentiment import statistics
 from assistant.sentiment.batch import to_csv_bytes
 from assistant.store import Conversation, Message, NotFoundError, User
-from ui import charts, services
-
-log = logging.getLogger(__name__)
+from ui import charts, failures, services
 
 CURRENT, ALL = "", "*all*"
 CHART = {"displayModeBar": False}
@@ -75,14 +71,8 @@ def read_records(user: User, current: str) -> tuple[list[dict[str, Any]], dict[s
         return load(user, scope) if scope else ([], {})
     except NotFoundError:
         return [], {}
-    except AssistantError as error:
-        log.warning(
-            "sentiment page: could not read the history of user %s (%s)",
-            user.id,
-            error.detail or type(error).__name__,
-            exc_info=True,
-        )
-        st.error(sentence(error), icon=":material/cloud_off:")
+    except AssistantError as error:  # the store failed: say so (logged once, by `show`)
+        failures.show(error, icon=":material/cloud_off:")
         return None
 
 
