@@ -23,7 +23,7 @@ TOKENS_PER_MESSAGE = 4  # role and separators
 IMAGE_OMITTED = "[an image was attached here]"
 
 
-class ImageLike(Protocol):
+class SendableImage(Protocol):
     @property
     def data_url(self) -> str: ...
 
@@ -34,7 +34,7 @@ class ChatTurn:
 
     role: str  # "user" or "assistant"
     text: str
-    images: tuple[ImageLike, ...] = ()
+    images: tuple[SendableImage, ...] = ()
 
 
 def estimate_tokens(text: str) -> int:

@@ -34,7 +34,7 @@ _TITLER = Role(
 )
 
 
-def clean_title(text: str) -> str | None:
+def title_from_answer(text: str) -> str | None:
     """The model's answer as a title, or None when it is unusable."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
     line = line.strip("\"'“”‘’*#` ").rstrip(".!?:;,")
@@ -60,7 +60,7 @@ def generate_title(
                 return None
     finally:
         close_events(events)
-    return clean_title("".join(parts))
+    return title_from_answer("".join(parts))
 
 
 def title_in_background(
@@ -79,4 +79,4 @@ def title_in_background(
     return thread
 
 
-__all__ = ["clean_title", "generate_title", "title_in_background"]
+__all__ = ["generate_title", "title_from_answer", "title_in_background"]

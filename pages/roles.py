@@ -17,7 +17,7 @@ if user.is_guest:
         icon=":material/theater_comedy:",
     )
     st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
-elif st.session_state[role_editor.EDITING] is not None:
+elif st.session_state[state.ROLES_EDITING] is not None:
     role_editor.draw_editor(services.store(), user.id)
 else:
     st.caption(

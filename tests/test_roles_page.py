@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from assistant.roles import builtin_roles
 from assistant.store import RoleDraft
-from ui import conversation, links, role_editor, state
+from ui import conversation, links, state
 
 if TYPE_CHECKING:
     from tests.fake_openrouter import FakeOpenRouter
@@ -69,7 +69,7 @@ def test_create_a_role_from_scratch(pages: Pages) -> None:
     assert role.starters == ("Why are my leaves yellow?", "How much water?")
     assert role.temperature is None  # "use the provider's default" starts on
     assert any("Saved" in s.value for s in at.success)
-    assert at.session_state[role_editor.EDITING] is None
+    assert at.session_state[state.ROLES_EDITING] is None
     assert role.role_id in conversation.available_roles(pages.store, ada.user)
 
 
@@ -123,7 +123,7 @@ def test_an_invalid_role_shows_the_stores_sentence_and_stays_open(pages: Pages) 
     pages.run(at)
 
     assert [e.value for e in at.error] == ["A role needs instructions of 1 to 20000 characters."]
-    assert at.session_state[role_editor.EDITING] == ""
+    assert at.session_state[state.ROLES_EDITING] == ""
     assert pages.store.list_roles(ada.user.id) == []
 
 
@@ -134,7 +134,7 @@ def test_cancel_leaves_the_editor_without_saving(pages: Pages) -> None:
     field(at, "Name").input("Never mind")
     press(at, "Cancel")
     pages.run(at)
-    assert at.session_state[role_editor.EDITING] is None
+    assert at.session_state[state.ROLES_EDITING] is None
     assert pages.store.list_roles(ada.user.id) == []
 
 

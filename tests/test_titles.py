@@ -7,7 +7,7 @@ from assistant.accounts import Accounts
 from assistant.chat import Assistant
 from assistant.settings import Settings
 from assistant.store import Store
-from assistant.titles import clean_title, generate_title, title_in_background
+from assistant.titles import generate_title, title_from_answer, title_in_background
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
 from tests.seeds import ask
 
@@ -35,8 +35,8 @@ def assistant(fake: FakeOpenRouter) -> Assistant:
         ("x" * 200, None),
     ],
 )
-def test_model_answers_become_clean_titles(answer: str, title: str | None) -> None:
-    assert clean_title(answer) == title
+def test_model_answers_become_titles(answer: str, title: str | None) -> None:
+    assert title_from_answer(answer) == title
 
 
 def test_a_title_is_asked_of_the_model(assistant: Assistant, fake: FakeOpenRouter) -> None:

@@ -21,8 +21,6 @@ from assistant.store import CustomRole, RoleDraft, Store
 from assistant.store.custom_roles import MAX_ICON
 from ui import failures, flash, state
 
-EDITING, TEMPLATE, DELETING = state.ROLES_EDITING, state.ROLES_TEMPLATE, state.ROLES_DELETING
-TEMPLATE_CHOICE = state.ROLES_TEMPLATE_CHOICE
 DEFAULT_TEMPERATURE = 0.7  # where the slider starts when a role had none
 
 
@@ -32,18 +30,18 @@ def _set(key: str, value: Any) -> None:
 
 def start_new() -> None:
     """Open the editor on a new role, copied from the built-in role chosen in "Start from"."""
-    st.session_state[EDITING] = ""
-    st.session_state[TEMPLATE] = st.session_state.get(TEMPLATE_CHOICE) or ""
-    st.session_state[DELETING] = ""
+    st.session_state[state.ROLES_EDITING] = ""
+    st.session_state[state.ROLES_TEMPLATE] = st.session_state.get(state.ROLES_TEMPLATE_CHOICE) or ""
+    st.session_state[state.ROLES_DELETING] = ""
 
 
 def start_editing(slug: str) -> None:
-    st.session_state[EDITING] = slug
-    st.session_state[DELETING] = ""
+    st.session_state[state.ROLES_EDITING] = slug
+    st.session_state[state.ROLES_DELETING] = ""
 
 
 def stop_editing() -> None:
-    st.session_state[EDITING] = None
+    st.session_state[state.ROLES_EDITING] = None
 
 
 def label(role: CustomRole) -> str:
@@ -107,7 +105,7 @@ def delete(store: Store, owner_id: int, role: CustomRole) -> None:
     except AssistantError as exc:
         failures.show(exc, icon=":material/error:")
         return
-    st.session_state[DELETING] = ""
+    st.session_state[state.ROLES_DELETING] = ""
     flash.remember(f"Deleted {label(role)}.")
     st.rerun()
 
@@ -122,14 +120,14 @@ def draw_new_role_picker() -> None:
         ["", *roles],
         format_func=lambda rid: roles[rid].label if rid else "A blank role",
         help="Copy a built-in role's instructions and starters, then change what you like.",
-        key=TEMPLATE_CHOICE,
+        key=state.ROLES_TEMPLATE_CHOICE,
     )
     st.button("New role", type="primary", icon=":material/add:", on_click=start_new)
 
 
 def _draft_to_edit(store: Store, owner_id: int, slug: str) -> RoleDraft | None:
     if not slug:
-        return draft_from_builtin(st.session_state[TEMPLATE])
+        return draft_from_builtin(st.session_state[state.ROLES_TEMPLATE])
     try:
         return draft_from_role(store.get_role(owner_id, slug))
     except AssistantError as exc:
@@ -138,14 +136,14 @@ def _draft_to_edit(store: Store, owner_id: int, slug: str) -> RoleDraft | None:
 
 
 def draw_editor(store: Store, owner_id: int) -> None:
-    """The form for the role in EDITING; Save stores it, Cancel goes back to the list."""
-    slug: str = st.session_state[EDITING]
+    """The form for the role being edited; Save stores it, Cancel goes back to the list."""
+    slug: str = st.session_state[state.ROLES_EDITING]
     start = _draft_to_edit(store, owner_id, slug)
     if start is None:
         st.button("Back to my roles", on_click=stop_editing)
         return
     st.subheader("Edit role" if slug else "New role")
-    with st.form(f"role_form_{slug or 'new_' + st.session_state[TEMPLATE]}"):
+    with st.form(f"role_form_{slug or 'new_' + st.session_state[state.ROLES_TEMPLATE]}"):
         name = st.text_input("Name", value=start.name)
         icon = st.text_input("Icon", value=start.icon, max_chars=MAX_ICON, help="One emoji.")
         description = st.text_input("Description", value=start.description)
@@ -196,7 +194,10 @@ def _draw_delete_confirmation(store: Store, owner_id: int, role: CustomRole) -> 
     if confirm.button("Confirm delete", key=f"confirm_delete_role_{role.slug}", type="primary"):
         delete(store, owner_id, role)
     cancel.button(
-        "Cancel", key=f"cancel_delete_role_{role.slug}", on_click=_set, args=(DELETING, "")
+        "Cancel",
+        key=f"cancel_delete_role_{role.slug}",
+        on_click=_set,
+        args=(state.ROLES_DELETING, ""),
     )
 
 
@@ -205,7 +206,7 @@ def draw_role(store: Store, owner_id: int, role: CustomRole) -> None:
         st.markdown(f"**{label(role)}**")
         if role.description:
             st.caption(make_safe(role.description))
-        if st.session_state[DELETING] == role.slug:
+        if st.session_state[state.ROLES_DELETING] == role.slug:
             _draw_delete_confirmation(store, owner_id, role)
             return
         edit, delete_ = st.columns(2)
@@ -221,5 +222,5 @@ def draw_role(store: Store, owner_id: int, role: CustomRole) -> None:
             key=f"delete_role_{role.slug}",
             icon=":material/delete:",
             on_click=_set,
-            args=(DELETING, role.slug),
+            args=(state.ROLES_DELETING, role.slug),
         )

@@ -27,7 +27,7 @@ PENDING_IMAGES = "pending_images"  # list[PreparedImage] attached from the sideb
 UPLOADER_NONCE = "uploader_nonce"  # bumped to clear the sidebar uploader after sending
 SHOW_EARLIER = "show_earlier"  # how many messages the transcript shows
 ACTION = "action"  # a queued request from a button: ("send", text) / ("regenerate", id) / ...
-EDITING = "editing"  # the id of the user message being edited ("" = none)
+EDITING_MESSAGE = "editing"  # the id of the user message being edited ("" = none)
 EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     UPLOADER_NONCE: lambda: 0,
     SHOW_EARLIER: lambda: VISIBLE_MESSAGES,
     ACTION: lambda: None,
-    EDITING: lambda: "",
+    EDITING_MESSAGE: lambda: "",
     NOTICE: list,
     PREPARED_UPLOADS: dict,
     SCROLL: lambda: 0,
@@ -132,21 +132,21 @@ def new_chat() -> None:
     st.session_state[PENDING_IMAGES] = []
     st.session_state[UPLOADER_NONCE] += 1
     st.session_state[SHOW_EARLIER] = VISIBLE_MESSAGES
-    st.session_state[EDITING] = ""
+    st.session_state[EDITING_MESSAGE] = ""
 
 
 def start_editing(message_id: str, text: str) -> None:
-    st.session_state[EDITING] = message_id
+    st.session_state[EDITING_MESSAGE] = message_id
     st.session_state[EDITED_TEXT] = text
 
 
 def stop_editing() -> None:
-    st.session_state[EDITING] = ""
+    st.session_state[EDITING_MESSAGE] = ""
 
 
 def queue_edit() -> None:
     """The edit form's Send: resend the edited text in place of the message being edited."""
-    queue_action("edit", st.session_state[EDITING], st.session_state.get(EDITED_TEXT, ""))
+    queue_action("edit", st.session_state[EDITING_MESSAGE], st.session_state.get(EDITED_TEXT, ""))
     stop_editing()
 
 

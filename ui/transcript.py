@@ -217,7 +217,7 @@ def _edit_form(message: ChatMessage) -> None:
 
 def _user_bubble(message: ChatMessage, *, editable: bool) -> None:
     with st.chat_message("user", avatar=AVATARS["user"]):
-        if message.id and st.session_state[state.EDITING] == message.id:
+        if message.id and st.session_state[state.EDITING_MESSAGE] == message.id:
             _edit_form(message)
             return
         with st.container(key=f"question-{message.id or id(message)}"):

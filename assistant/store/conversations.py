@@ -53,7 +53,7 @@ def title_from_text(text: str, *, has_images: bool = False) -> str:
     return cut.rstrip() + "…"
 
 
-def clean_title(title: str) -> str:
+def normalize_title(title: str) -> str:
     return " ".join(title.split())[:MAX_TITLE_LENGTH]
 
 
@@ -357,7 +357,7 @@ def set_title(
 ) -> bool:
     """Set the title; a "model" title never replaces one the user chose."""
     row = owned_conversation(session, owner_id, conversation_id)
-    title = clean_title(title)
+    title = normalize_title(title)
     if not title or (source == "model" and row.title_source == "user"):
         return False
     row.title = title
@@ -464,7 +464,6 @@ def claim_conversations(session: Session, from_owner: int, to_owner: int) -> int
 __all__ = [
     "all_messages",
     "claim_conversations",
-    "clean_title",
     "conversation_record",
     "delete_conversation",
     "get_conversation",
@@ -473,6 +472,7 @@ __all__ = [
     "list_conversations",
     "message_images",
     "message_record",
+    "normalize_title",
     "owned_conversation",
     "reply_context",
     "search",
