@@ -247,7 +247,8 @@ def test_the_sentiment_page_charts_a_short_conversation(
     ask(page, "but the battery is terrible and I am angry")
     expect(messages(page).nth(3)).to_contain_text("angry", timeout=15_000)
     go_to(page, app_url, "Sentiment")
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=20_000)
+    # A chart is drawn hidden and then shown when its layout is ready: wait for a shown one.
+    expect(page.locator(".js-plotly-plot >> visible=true").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(DOCS / "sentiment.png"), full_page=True)
 
 
