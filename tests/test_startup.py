@@ -42,3 +42,19 @@ def test_importing_the_core_loads_neither_pandas_nor_numpy(module: str) -> None:
 def test_the_sentiment_card_parser_loads_neither_pandas_nor_numpy() -> None:
     # The chat page parses every sentiment reply; only drawing the card's bar needs plotly.
     assert not modules_loaded_by("assistant.sentiment.card") & set(HEAVY)
+
+
+def test_the_core_exports_its_public_names_without_loading_them_all() -> None:
+    """`import assistant` is light; each public name resolves to its defining module."""
+    import importlib
+
+    code = (
+        "import sys, assistant; "
+        "heavy = [m for m in ('sqlalchemy', 'pandas', 'httpx') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+    package = importlib.import_module("assistant")
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
