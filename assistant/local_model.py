@@ -125,12 +125,10 @@ _atexit_registered = False
 def default_threads() -> int:
     """Inference threads: every usable core but one (Streamlit relays the streams), 1 to 4.
 
-    Measured on two cores with bench/bench_local_model.py (tokens/s, 1 stream / 4 streams):
-    on a quiet machine two threads gave 112 / 176 and one thread 72 / 92; with other processes
-    loading the machine (load average 4.5) two threads collapsed to 15 / 82 while one thread
-    kept 66 / 74. llama.cpp's threads spin-wait for each other, so they suffer badly when they
-    do not each own a core; a demo model should degrade gently instead. Pass `threads` to
-    `ensure_server` on a host the model has to itself.
+    llama.cpp's threads spin-wait for each other, so they suffer badly when they do not each
+    own a core (on a busy two-core machine two threads fell far below one; the figures are in
+    docs/benchmarks.md, from bench/bench_local_model.py): a demo model should degrade gently
+    instead. Pass `threads` to `ensure_server` on a host the model has to itself.
     """
     try:
         usable = len(os.sched_getaffinity(0))
