@@ -1,26 +1,32 @@
 """Accounts: guests, registration, sign-in (password or single sign-on), sessions, throttling.
 
     accounts = Accounts(store)
-    signed = accounts.start_guest()                         # chat at once, no sign-in
-    signed = accounts.register("ada", "correct horse battery", guest_token=signed.token)
+    guest = accounts.start_guest(token, client_key="ip:203.0.113.9")   # at the first message
+    signed = accounts.register("ada", "correct horse battery", guest_token=guest.token)
     user = accounts.current_user(signed.token)              # None once signed out or idle
 
 Choices, with their reasons (OWASP ASVS 5 and NIST SP 800-63B):
 
 - Passwords are hashed with Argon2id (argon2-cffi's `PasswordHasher` defaults unless a
   stronger hasher is passed) and re-hashed at the next sign-in when the parameters change.
-  They are NFKC-normalised, then judged by length only: 8 to 1024 characters, never
-  truncated, no composition rules; common passwords and the username itself are refused.
+  What counts as a password or a username is `assistant.credentials`: sizes are checked on the
+  raw input before it is normalised, looked up or hashed.
 - Sign-in answers "wrong username or password" whether or not the account exists, and an
   unknown account still costs one hash verification (against a dummy hash), so the time
   taken does not tell either.
-- Failed sign-ins are counted per account and per client key in the database, so every replica
-  sees them. Past a few free failures each further one doubles the wait, up to a cap; while
-  waiting, no password is even checked. There is no permanent lockout: after the wait the right
-  password works, so an attacker cannot lock a user out for long.
+- Throttle, never lock out. Failed sign-ins are counted in the database (every replica sees
+  them) per account and per client address; past a few free failures each further one doubles
+  the wait, up to a cap, and while waiting no password is checked. That alone would let an
+  attacker keep an owner waiting forever (one failure each time the wait ends, from anywhere),
+  or let one sprayer behind an office's address hold up everyone there. So a browser that has
+  signed in to the account with its password before carries a device cookie (OWASP's "device
+  cookies"): an attempt presenting it is judged only by that device's own failures, never by
+  the account's or the address's. A stolen device cookie still meets a per-device throttle.
+- Guests cost nothing until they write: `start_guest` saves one (user and session rows) when
+  its first message is stored, at most `guest_limit` per client address in a window.
 - A session is a random token; only its sha256 is stored. It ends on sign-out, on idle
   expiry, and (all other sessions of the user) on a password change; deleting an account ends
-  them all.
+  them all. Signing in always makes a new token (no session fixation).
 - Single sign-on maps an account by (issuer, subject), never by e-mail, so an identity
   provider that lets users choose any address cannot take over an existing account.
 - Registration must say when a username is taken (there is no e-mail round-trip to hide it
@@ -35,64 +41,52 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
-from importlib import resources
+from typing import NamedTuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from assistant.errors import AssistantError
+from assistant.cookie_tickets import DEVICE_MAX_AGE
+from assistant.credentials import (
+    MAX_PASSWORD,
+    AccountError,
+    PasswordRejectedError,
+    RegistrationError,
+    SignInError,
+    ThrottledError,
+    check_password,
+    common_passwords,
+    normalize_username,
+    offered_password,
+    username_key,
+)
 from assistant.store import Store, User
 from assistant.store.database import utc_now
-from assistant.store.users import UsernameTakenError
+from assistant.store.users import OverLimitError, UsernameTakenError
+from assistant.tokens import looks_like_token, new_token, token_hash
 
 log = logging.getLogger(__name__)
 
 #: At most this many password hashes computed at once in this process (see module docstring).
 HASH_SLOTS = threading.BoundedSemaphore(2)
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
-MIN_USERNAME = 3
-MAX_USERNAME = 32
-_USERNAME_SYMBOLS = frozenset("._-@+")
-
-
-class AccountError(AssistantError):
-    sentence = "That did not work. Please try again."
-
-
-class SignInError(AccountError):
-    sentence = "The username or password is incorrect."
-
-
-class ThrottledError(SignInError):
-    """Too many recent failures: try again after `retry_after` seconds."""
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        seconds = max(1, math.ceil(retry_after))
-        wait = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-        super().__init__(f"Too many failed attempts. Please wait {wait} and try again.")
-
-
-class RegistrationError(AccountError):
-    sentence = "That username is not available. Please choose another."
-
-
-class PasswordRejectedError(AccountError):
-    sentence = "Please choose a different password."
+#: Column sizes of what single sign-on hands over (`assistant.store.models`).
+_MAX_ISSUER, _MAX_SUBJECT, _MAX_EMAIL, _MAX_NAME = 500, 255, 320, 200
 
 
 class SessionEndedError(AccountError):
     sentence = "Your session has ended. Please sign in again."
+
+
+class GuestLimitError(AccountError):
+    sentence = (
+        "Too many new guest sessions from your network; please wait a few minutes or sign in."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,56 +103,41 @@ class Throttle:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `count` in any fixed window of `window`."""
+
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class SignedIn:
-    """A user and the session token to keep in the browser (never logged)."""
+    """A user and the tokens to keep in the browser's cookies (never logged).
+
+    `device_token` is set after a password proved itself (register, sign-in): the browser's
+    device cookie, which later exempts it from the account's and the address's throttling.
+    """
 
     user: User
     token: str = field(repr=False)
+    device_token: str | None = field(default=None, repr=False)
 
 
-@cache
-def common_passwords() -> frozenset[str]:
-    text = (resources.files("assistant") / "data" / "common_passwords.txt").read_text("utf-8")
-    return frozenset(
-        line.strip().casefold()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The failure counts (by key) that judge one attempt; `trusted` when a device cookie
+    exempted it from the account's and the address's counts."""
+
+    keys: dict[str, Throttle]
+    trusted: bool
 
 
-def normalize_username(username: str) -> tuple[str, str]:
-    """(display form, comparison key); RegistrationError says what is wrong."""
-    display = unicodedata.normalize("NFKC", username).strip()
-    if not MIN_USERNAME <= len(display) <= MAX_USERNAME:
-        raise RegistrationError(f"A username has {MIN_USERNAME} to {MAX_USERNAME} characters.")
-    if not all(ch.isalnum() or ch in _USERNAME_SYMBOLS for ch in display):
-        raise RegistrationError("A username can use letters, digits and . _ - @ + only.")
-    return display, display.casefold()
+class Purged(NamedTuple):
+    """What one `Accounts.purge_expired` removed."""
 
-
-def _username_key(username: str) -> str:
-    return unicodedata.normalize("NFKC", username).strip().casefold()
-
-
-def check_password(password: str, username: str = "") -> str:
-    """The normalised password, or PasswordRejectedError with the reason."""
-    normalized = unicodedata.normalize("NFKC", password)
-    if len(normalized) < MIN_PASSWORD:
-        raise PasswordRejectedError(f"Please use a password of at least {MIN_PASSWORD} characters.")
-    if len(normalized) > MAX_PASSWORD:
-        raise PasswordRejectedError(f"Please use a password of at most {MAX_PASSWORD} characters.")
-    folded = normalized.casefold()
-    if username and folded == _username_key(username):
-        raise PasswordRejectedError("Please use a password that is not your username.")
-    if folded in common_passwords():
-        raise PasswordRejectedError(
-            "That password is too common and easy to guess. Please choose another."
-        )
-    return normalized
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    sessions: int
+    guests: int
+    other: int  # expired cookie tickets, stale device trust, finished counters and failures
 
 
 def _throttle_key(kind: str, value: str) -> str:
@@ -177,16 +156,23 @@ class Accounts:
         session_idle: timedelta = timedelta(days=30),
         account_throttle: Throttle = Throttle(free_failures=5),
         client_throttle: Throttle = Throttle(free_failures=20),
+        device_throttle: Throttle = Throttle(free_failures=5),
         failure_window: timedelta = timedelta(hours=1),
+        guest_limit: RateLimit = RateLimit(50, timedelta(minutes=10)),
+        device_lifetime: timedelta = DEVICE_MAX_AGE,
     ) -> None:
         self._store = store
         self._users = store.users
+        self._browsers = store.browsers
         self._hasher = hasher or PasswordHasher()
         self._now = clock
         self.session_idle = session_idle
         self._account_throttle = account_throttle
         self._client_throttle = client_throttle
+        self._device_throttle = device_throttle
         self._failure_window = failure_window
+        self._guest_limit = guest_limit
+        self._device_lifetime = device_lifetime
         self._dummy_hash: str | None = None
 
     # -- hashing ---------------------------------------------------------------------------
@@ -210,14 +196,30 @@ class Accounts:
 
     # -- throttling --------------------------------------------------------------------------
 
-    def _keys(self, username_key: str, client_key: str) -> dict[str, Throttle]:
-        keys = {_throttle_key("account", username_key): self._account_throttle}
+    def _trusted_device(self, user: User | None, device_token: str | None) -> str | None:
+        """The device's hash when this browser signed in to `user` with its password before."""
+        if user is None or not device_token or not looks_like_token(device_token):
+            return None
+        device = token_hash(device_token)
+        since = self._now() - self._device_lifetime
+        return device if self._browsers.device_trusted(device, user.id, since) else None
+
+    def _judge(
+        self, key: str, user: User | None, client_key: str, device_token: str | None
+    ) -> Judgement:
+        """The failure counts that judge this attempt (see the module docstring)."""
+        device = self._trusted_device(user, device_token)
+        if user is not None and device is not None:
+            device_key = _throttle_key("device", f"{user.id}\x00{device}")
+            return Judgement({device_key: self._device_throttle}, trusted=True)
+        keys = {_throttle_key("account", key): self._account_throttle}
         if client_key:
             keys[_throttle_key("client", client_key)] = self._client_throttle
-        return keys
+        return Judgement(keys, trusted=False)
 
-    def _check_throttle(self, keys: dict[str, Throttle]) -> None:
+    def _check_throttle(self, judgement: Judgement) -> None:
         now = self._now()
+        keys = judgement.keys
         counts = self._users.failures(list(keys), now - self._failure_window)
         wait = 0.0
         for key, (failures, last) in counts.items():
@@ -226,28 +228,49 @@ class Accounts:
         if wait > 0:
             raise ThrottledError(wait)
 
-    def _fail(self, keys: dict[str, Throttle]) -> SignInError:
+    def _fail(self, judgement: Judgement) -> SignInError:
         now = self._now()
-        self._users.record_failure(list(keys), now, now - self._failure_window)
-        log.info("accounts: failed sign-in (account key %s…)", next(iter(keys))[:12])
+        self._users.record_failure(list(judgement.keys), now, now - self._failure_window)
+        log.info("accounts: failed sign-in (key %s…)", next(iter(judgement.keys))[:12])
         return SignInError()
+
+    def _succeed(self, judgement: Judgement, user: User, device_token: str | None) -> str:
+        """Forget the failures that judged this attempt; returns the device token to keep.
+
+        A trusted device's success clears that device's count only, never the account's: the
+        owner signing in on their laptop must not hand an attacker a fresh set of free
+        guesses. An untrusted success clears the account's count.
+        """
+        self._users.clear_failures([next(iter(judgement.keys))])  # the device's or account's
+        known = device_token and looks_like_token(device_token)
+        since = self._now() - self._device_lifetime
+        if not (known and self._browsers.device_known(token_hash(str(device_token)), since)):
+            device_token = new_token()  # reuse only a cookie this app gave out
+        assert device_token is not None
+        self._browsers.trust_device(token_hash(device_token), user.id, self._now())
+        return device_token
 
     # -- sessions ----------------------------------------------------------------------------
 
-    def _open_session(self, user: User, guest_token: str | None) -> SignedIn:
+    def _open_session(
+        self, user: User, guest_token: str | None, device_token: str | None = None
+    ) -> SignedIn:
         if guest_token:
             guest = self.current_user(guest_token)
             if guest is not None and guest.is_guest:
                 self._users.claim_guest(guest.id, user.id)
-        token = secrets.token_urlsafe(32)
-        self._users.create_session(user.id, _token_hash(token), self._now())
-        return SignedIn(user, token)
+        token = new_token()
+        self._users.create_session(user.id, token_hash(token), self._now())
+        return SignedIn(user, token, device_token)
 
     def current_user(self, token: str | None) -> User | None:
-        """The user a session token belongs to; None when unknown, signed out or idle too long."""
-        if not token:
+        """The user a session token belongs to; None when unknown, signed out or idle too long.
+
+        Reads only, unless the session exists (its last use is renewed now and then).
+        """
+        if not token or not looks_like_token(token):
             return None
-        return self._users.session_user(_token_hash(token), self._now(), self.session_idle)
+        return self._users.session_user(token_hash(token), self._now(), self.session_idle)
 
     def _require(self, token: str) -> User:
         user = self.current_user(token)
@@ -255,16 +278,38 @@ class Accounts:
             raise SessionEndedError()
         return user
 
-    def start_guest(self) -> SignedIn:
-        """An anonymous user who can chat at once; claimed by a later register or sign-in."""
-        return self._open_session(self._users.create_guest(self._now()), None)
+    def start_guest(self, token: str | None = None, *, client_key: str = "") -> SignedIn:
+        """Save a guest for this browser's session token (a new one when None), or find the
+        guest it already is. Each new guest counts against `client_key`'s limit
+        (GuestLimitError past it); an empty key is not counted."""
+        token = token if token and looks_like_token(token) else new_token()
+        limit = self._guest_limit
+        count = (
+            (_throttle_key("guests", client_key), limit.count, limit.window) if client_key else None
+        )
+        try:
+            user = self._users.create_guest_session(token_hash(token), self._now(), count)
+        except OverLimitError:
+            raise GuestLimitError() from None
+        return SignedIn(user, token)
 
     def sign_out(self, token: str) -> None:
-        self._users.delete_session(_token_hash(token))
+        if looks_like_token(token):
+            self._users.delete_session(token_hash(token))
 
-    def purge_expired(self) -> tuple[int, int]:
-        """Delete idle sessions and abandoned guests (with their data): (sessions, guests)."""
-        return self._users.purge_expired(self._now(), self.session_idle)
+    def purge_expired(self) -> Purged:
+        """Delete idle sessions, guests left without one (with their data), and expired
+        tickets, stale device trust and old counters. Safe to run often, and from several
+        processes at once: each step deletes in small batches, skipping rows another purge
+        holds."""
+        now = self._now()
+        cutoff = now - self.session_idle
+        sessions = self._users.purge_sessions(cutoff)
+        guests = self._users.purge_guests(cutoff)
+        window = max(self._failure_window, self._guest_limit.window)
+        other = self._browsers.purge(now, self._device_lifetime, window)
+        other += self._users.purge_failures(now - self._failure_window)
+        return Purged(sessions, guests, other)
 
     # -- the account verbs ----------------------------------------------------------------------
 
@@ -276,7 +321,9 @@ class Accounts:
             user = self._users.create_user(display, key, password_hash, self._now())
         except UsernameTakenError:
             raise RegistrationError() from None
-        return self._open_session(user, guest_token)
+        device = new_token()
+        self._browsers.trust_device(token_hash(device), user.id, self._now())
+        return self._open_session(user, guest_token, device)
 
     def sign_in(
         self,
@@ -285,23 +332,26 @@ class Accounts:
         *,
         client_key: str = "",
         guest_token: str | None = None,
+        device_token: str | None = None,
     ) -> SignedIn:
-        """Sign in with a password; SignInError (or ThrottledError) says no, the same way."""
-        key = _username_key(username)
-        keys = self._keys(key, client_key)
-        self._check_throttle(keys)
+        """Sign in with a password; SignInError (or ThrottledError) says no, the same way.
+
+        `device_token` is the browser's device cookie, if it has one (see module docstring).
+        """
+        key = username_key(username)
+        offered = offered_password(password)
+        if key is None or offered is None:
+            raise SignInError()  # too long to be anyone's: refused before any work
         found = self._users.credentials(key)
-        password = unicodedata.normalize("NFKC", password)
-        if len(password) > MAX_PASSWORD:
-            password = password[: MAX_PASSWORD + 1]  # fails below; bounds the hashing work
-        ok = self._verify(found.password_hash if found else None, password)
+        judgement = self._judge(key, found.user if found else None, client_key, device_token)
+        self._check_throttle(judgement)
+        ok = self._verify(found.password_hash if found else None, offered)
         if not ok or found is None:
-            raise self._fail(keys)
-        account_key = next(iter(keys))
-        self._users.clear_failures([account_key])
+            raise self._fail(judgement)
+        device = self._succeed(judgement, found.user, device_token)
         if found.password_hash and self._hasher.check_needs_rehash(found.password_hash):
-            self._users.set_password_hash(found.user.id, self._hash(password), None)
-        return self._open_session(found.user, guest_token)
+            self._users.set_password_hash(found.user.id, self._hash(offered), None)
+        return self._open_session(found.user, guest_token, device)
 
     def sign_in_with_oidc(
         self,
@@ -315,45 +365,70 @@ class Accounts:
         """Sign in with a verified single-sign-on identity, creating the account the first time.
 
         The caller (the OIDC callback) has already verified the ID token's signature,
-        issuer, audience and expiry.
+        issuer, audience and expiry. Over-long fields are refused (issuer, subject) or dropped
+        (e-mail) or cut (display name) before they reach the database.
         """
-        if not issuer or not subject:
+        if not issuer or not subject or len(issuer) > _MAX_ISSUER or len(subject) > _MAX_SUBJECT:
             raise SignInError("Single sign-on did not return an identity.")
+        email = email if email and len(email) <= _MAX_EMAIL else None
+        name = name[:_MAX_NAME] if name else None
         user = self._users.identity_user(issuer, subject)
         if user is None:
             user = self._users.create_identity_user(issuer, subject, email, name, self._now())
         return self._open_session(user, guest_token)
 
     def change_password(
-        self, token: str, current_password: str, new_password: str, *, client_key: str = ""
+        self,
+        token: str,
+        current_password: str,
+        new_password: str,
+        *,
+        client_key: str = "",
+        device_token: str | None = None,
     ) -> None:
         """Change the password and end every other session of the user."""
         user = self._require(token)
-        self._reauthenticate(user, current_password, client_key)
+        self._reauthenticate(user, current_password, client_key, device_token)
         new_password = check_password(new_password, user.username or "")
         self._users.set_password_hash(user.id, self._hash(new_password), self._now())
-        self._users.delete_sessions(user.id, keep=_token_hash(token))
+        self._users.delete_sessions(user.id, keep=token_hash(token))
 
-    def delete_account(self, token: str, password: str = "", *, client_key: str = "") -> None:
+    def delete_account(
+        self,
+        token: str,
+        password: str = "",
+        *,
+        client_key: str = "",
+        device_token: str | None = None,
+    ) -> None:
         """Delete the account and all its data; accounts with a password must give it."""
         user = self._require(token)
         if self._users.password_hash(user.id) is not None:
-            self._reauthenticate(user, password, client_key)
+            self._reauthenticate(user, password, client_key, device_token)
         self._users.delete_user(user.id)
 
-    def _reauthenticate(self, user: User, password: str, client_key: str) -> None:
-        keys = self._keys(_username_key(user.username or f"#{user.id}"), client_key)
-        self._check_throttle(keys)
-        normalized = unicodedata.normalize("NFKC", password)[: MAX_PASSWORD + 1]
-        if not self._verify(self._users.password_hash(user.id), normalized):
-            raise self._fail(keys)
+    def _reauthenticate(
+        self, user: User, password: str, client_key: str, device_token: str | None
+    ) -> None:
+        offered = offered_password(password)
+        if offered is None:
+            raise SignInError()
+        key = username_key(user.username or "") or f"#{user.id}"
+        judgement = self._judge(key, user, client_key, device_token)
+        self._check_throttle(judgement)
+        if not self._verify(self._users.password_hash(user.id), offered):
+            raise self._fail(judgement)
 
 
 __all__ = [
     "HASH_SLOTS",
+    "MAX_PASSWORD",
     "AccountError",
     "Accounts",
+    "GuestLimitError",
     "PasswordRejectedError",
+    "Purged",
+    "RateLimit",
     "RegistrationError",
     "SessionEndedError",
     "SignInError",

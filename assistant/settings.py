@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.proxies import TrustedProxies
+
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "deepseek/deepseek-v3.2"
 DEFAULT_VISION_MODEL = "google/gemini-2.5-flash"
@@ -63,6 +65,13 @@ class Settings:
     #: ASSISTANT_UNWATCHED_REPLY_TIMEOUT: stop a reply nobody has watched (no page, no API
     #: client) for this many seconds; empty means replies always run to their end.
     unwatched_reply_timeout: float | None = None
+    #: ASSISTANT_TRUSTED_PROXIES: comma-separated addresses or networks (CIDR) of the reverse
+    #: proxies in front of the app; only their X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.trusted_proxies)
 
     @property
     def uses_openrouter(self) -> bool:
@@ -118,6 +127,9 @@ class Settings:
             kwargs["fallback_models"] = _split_list(value)
         elif "OPENROUTER_FALLBACK_MODELS" in merged:  # set but empty: no fallbacks
             kwargs["fallback_models"] = ()
+        if (value := get("ASSISTANT_TRUSTED_PROXIES")) is not None:
+            kwargs["trusted_proxies"] = _split_list(value)
+            TrustedProxies.parse(kwargs["trusted_proxies"])  # a typo is a clear error at start
         if (value := get("ASSISTANT_DATA_DIR")) is not None:
             kwargs["data_dir"] = Path(str(value)).expanduser()
         number_fields = {

@@ -350,7 +350,8 @@ def test_abandoned_guests_are_purged_with_their_data(
     ask(store, guest.user.id, None, "hello")
     clock.advance(timedelta(days=31).total_seconds())
     kept = accounts.start_guest()
-    assert accounts.purge_expired() == (1, 1)
+    purged = accounts.purge_expired()
+    assert (purged.sessions, purged.guests) == (1, 1)
     assert store.list_conversations(guest.user.id) == []
     assert accounts.current_user(kept.token) == kept.user
 

@@ -21,7 +21,8 @@ Rules every method keeps:
 
 Module map: `database` (engine, pragmas, transactions, migrations), `models` (schema),
 `records` (what callers get), `messages` (the chat write path), `conversations` (history reads,
-search, images), `custom_roles`, `export`, `users` (rows behind `assistant.accounts`).
+search, images), `custom_roles`, `export`, `users` (rows behind `assistant.accounts`),
+`browsers` (cookie tickets, trusted devices, counters).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from datetime import timedelta
 from assistant.reply import Reply
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
+from assistant.store.browsers import BrowserStore
 from assistant.store.database import Clock, Database, StoreBusyError, StoreError, utc_now
 from assistant.store.records import (
     Conversation,
@@ -72,6 +74,8 @@ class Store:
         self._db = Database(url, clock=clock, busy_timeout=busy_timeout, retry_budget=retry_budget)
         #: Rows behind accounts, sessions and throttling; for `assistant.accounts`.
         self.users = AccountStore(self._db)
+        #: Cookie tickets, trusted devices, counters; for `accounts` and `cookie_tickets`.
+        self.browsers = BrowserStore(self._db)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -248,6 +252,7 @@ class Store:
         """Delete it with its messages, image links and feedback."""
         self._db.write(lambda s: conversations.delete_conversation(s, owner_id, conversation_id))
         prune_images(self._db)
+        self._db.forget_deleted()
 
     def search(self, owner_id: int, query: str, *, limit: int = 50) -> list[SearchHit]:
         """Case-insensitive substring search over the owner's messages, newest first."""

@@ -7,6 +7,9 @@ SQLite is opened the way a multi-user web process needs it:
 - `foreign_keys=ON`, so the schema's cascades and restrictions actually run;
 - a `busy_timeout`, so a writer waits for the lock instead of failing at once;
 - a small page cache per connection (`PAGE_CACHE_KB`): the operating system caches the file;
+- `secure_delete=ON`, so deleted rows are overwritten with zeros instead of lingering in free
+  space; after an account or a conversation is deleted `forget_deleted()` checkpoints the WAL
+  and truncates it, since the WAL still holds the pages as they were before the delete;
 - write transactions start with `BEGIN IMMEDIATE`. A deferred transaction that reads and then
   writes must upgrade its read lock; two such sessions can each hold a read snapshot and wait
   for the other, and SQLite breaks that deadlock by failing one with "database is locked" at
@@ -26,7 +29,9 @@ delays the tokens), and `write_grouped` commits writes queued at the same moment
 transaction (group commit: whoever takes the gate writes everything queued by then). On
 PostgreSQL, writers to different rows proceed at once: there is no gate and no grouping.
 
-PostgreSQL runs at READ COMMITTED; the store locks rows in a fixed order (conversation before
+PostgreSQL keeps deleted rows in its table files until VACUUM makes the space reusable (and even
+then the bytes stay until overwritten); that is the operator's job (see the README), not the
+app's. PostgreSQL runs at READ COMMITTED; the store locks rows in a fixed order (conversation before
 its messages), and a serialization failure or deadlock (SQLSTATE 40001/40P01) retries the whole
 transaction, as does a SQLite lock that outlasted the busy timeout. Retries are bounded; what is
 left is reported as `StoreBusyError`, a sentence, never the driver's "database is locked".
@@ -68,6 +73,9 @@ _TRANSIENT_SQLSTATES = {"40001", "40P01"}
 #: file: with 25 connections the default could hold 50 MB of copies, which showed in the memory
 #: of every idle session, while a long conversation opens as fast with the small cache.
 PAGE_CACHE_KB = 128
+#: How long (ms) `forget_deleted` waits for readers to leave the WAL before giving up on
+#: truncating it this time (a chat write would otherwise queue behind it).
+CHECKPOINT_WAIT_MS = 2000
 #: Any constant; identifies the migration lock among PostgreSQL advisory locks.
 _MIGRATION_LOCK = 0x61737374
 
@@ -116,6 +124,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         self.now = clock
         self._retry_budget = retry_budget
+        self._busy_timeout = busy_timeout
         if self.dialect == "sqlite":
             database = parsed.database or ""
             if database in ("", ":memory:") or database.startswith("file::memory:"):
@@ -225,6 +234,31 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def forget_deleted(self) -> None:
+        """After deleting someone's data: make SQLite's files stop holding it.
+
+        With `secure_delete` the database file's pages are zeroed as rows go, but the WAL still
+        holds every page as it was written, deleted text included, until it is checkpointed
+        and truncated. A reader still using the WAL makes the truncation wait; past
+        `CHECKPOINT_WAIT_MS` it is left for the next checkpoint (logged). PostgreSQL: nothing
+        to do here (VACUUM; see the module docstring).
+        """
+        if self.dialect != "sqlite":
+            return
+        # Through the write gate: this process's writers queue on it meanwhile, as usual.
+        with self._gated():
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                cursor.close()
+            finally:
+                connection.close()
+        if busy:
+            log.info("store: the WAL was in use; deleted pages stay in it until a later checkpoint")
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -296,6 +330,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
             _use_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KB}")
         finally:
             cursor.close()

@@ -123,6 +123,8 @@ def _owner() -> Mapped[int]:
 
 class User(Base):
     __tablename__ = "users"
+    #: Finds abandoned guests for the periodic purge without reading every account.
+    __table_args__ = (Index("ix_users_guest_created", "is_guest", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: As the user typed it (trimmed); None for guests and single-sign-on accounts.
@@ -160,7 +162,52 @@ class AuthSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = _owner()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class TrustedDevice(Base):
+    """A browser that signed in to an account with its password: only the sha256 of the device
+    token in its cookie is stored. One browser may be trusted by several accounts."""
+
+    __tablename__ = "trusted_devices"
+    __table_args__ = (
+        UniqueConstraint("token_hash", "user_id", name="uq_trusted_devices_token_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = _owner()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CookieTicket(Base):
+    """A one-time, short-lived order to set cookies, redeemed by the browser's own request.
+
+    `ticket_hash` finds it; `sealed` holds the cookie values encrypted with a key derived from
+    the ticket, which is never stored, so the table alone reveals no token. `bound_to` is the
+    hash of the session cookie the redeeming browser must present (when it had one).
+    """
+
+    __tablename__ = "cookie_tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    bound_to: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateCount(Base):
+    """Hits per key (a hash of what is counted and for whom) in a fixed window."""
+
+    __tablename__ = "rate_counts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LoginFailure(Base):
@@ -307,6 +354,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Conversation",
+    "CookieTicket",
     "CustomRole",
     "Feedback",
     "Identity",
@@ -315,6 +363,8 @@ __all__ = [
     "LoginFailure",
     "Message",
     "MessageImage",
+    "RateCount",
+    "TrustedDevice",
     "User",
     "UserText",
     "escape_nul",

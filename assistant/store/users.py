@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assistant.store import conversations, custom_roles, messages
+from assistant.store import browsers, conversations, custom_roles, messages
 from assistant.store import models as m
 from assistant.store.database import Database
 from assistant.store.records import User
@@ -40,6 +40,10 @@ def prune_images(db: Database) -> None:
 
 class UsernameTakenError(Exception):
     """Internal: `assistant.accounts` turns it into the user's sentence."""
+
+
+class OverLimitError(Exception):
+    """Internal: a counted action went past its limit; `assistant.accounts` says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,51 @@ class AccountStore:
             return user_record(row)
 
         return self._db.write(work)
+
+    def create_guest_session(
+        self, token_hash: str, now: datetime, count: tuple[str, int, timedelta] | None = None
+    ) -> User:
+        """A guest and its session for this token hash, in one transaction; the existing user
+        when the token already has a session (two tabs saving the same guest at once).
+
+        `count` is (key, limit, window): one more guest counted under `key`, refused with
+        OverLimitError past `limit` in the window (the refusal is not counted).
+        """
+
+        def existing(session: Session) -> User | None:
+            row = session.execute(
+                select(m.User)
+                .join(m.AuthSession, m.AuthSession.user_id == m.User.id)
+                .where(m.AuthSession.token_hash == token_hash)
+            ).scalar_one_or_none()
+            return None if row is None else user_record(row)
+
+        def work(session: Session) -> User:
+            found = existing(session)
+            if found is not None:
+                return found
+            if count is not None:
+                key, limit, window = count
+                if browsers.bump(session, key, now, window) > limit:
+                    raise OverLimitError()
+            row = m.User(is_guest=True, created_at=now)
+            session.add(row)
+            session.flush()
+            session.add(
+                m.AuthSession(
+                    token_hash=token_hash, user_id=row.id, created_at=now, last_seen_at=now
+                )
+            )
+            session.flush()
+            return user_record(row)
+
+        try:
+            return self._db.write(work)
+        except IntegrityError:  # the other tab's transaction won: its guest is ours too
+            found = self._db.read(existing)
+            if found is None:
+                raise
+            return found
 
     def get_user(self, user_id: int) -> User | None:
         def work(session: Session) -> User | None:
@@ -222,25 +271,28 @@ class AccountStore:
             statement = statement.where(m.AuthSession.token_hash != keep)
         self._db.write(lambda s: s.execute(statement))
 
-    def purge_expired(self, now: datetime, idle: timedelta) -> tuple[int, int]:
-        """Delete idle sessions, then guests left without a session; returns both counts."""
-        cutoff = now - idle
+    def purge_sessions(self, cutoff: datetime) -> int:
+        """Delete sessions last seen before `cutoff`; returns how many."""
+        return browsers.purge_batches(
+            self._db, m.AuthSession, m.AuthSession.last_seen_at < cutoff, m.AuthSession.id
+        )
 
-        def work(session: Session) -> tuple[int, int]:
-            connection = session.connection()
-            sessions = connection.execute(
-                delete(m.AuthSession).where(m.AuthSession.last_seen_at < cutoff)
-            ).rowcount
-            live = exists().where(m.AuthSession.user_id == m.User.id)
-            guests = connection.execute(
-                delete(m.User).where(m.User.is_guest, m.User.created_at < cutoff, ~live)
-            ).rowcount
-            return sessions, guests
-
-        counts = self._db.write(work)
-        if counts[1]:
+    def purge_guests(self, cutoff: datetime) -> int:
+        """Delete guests created before `cutoff` that have no session left, with everything
+        they wrote; returns how many."""
+        live = exists().where(m.AuthSession.user_id == m.User.id)
+        abandoned = m.User.is_guest & (m.User.created_at < cutoff) & ~live
+        deleted = browsers.purge_batches(self._db, m.User, abandoned, m.User.id)
+        if deleted:
             prune_images(self._db)
-        return counts
+            self._db.forget_deleted()
+        return deleted
+
+    def purge_failures(self, since: datetime) -> int:
+        """Delete failure counts whose last failure is before `since`."""
+        return browsers.purge_batches(
+            self._db, m.LoginFailure, m.LoginFailure.last_failure_at < since, m.LoginFailure.key
+        )
 
     # -- throttling ---------------------------------------------------------------------------
 
@@ -310,11 +362,13 @@ class AccountStore:
         """Delete the account and, through the schema's cascades, everything it owns."""
         self._db.write(lambda s: s.execute(delete(m.User).where(m.User.id == user_id)))
         prune_images(self._db)
+        self._db.forget_deleted()
 
 
 __all__ = [
     "AccountStore",
     "Credentials",
+    "OverLimitError",
     "UsernameTakenError",
     "prune_images",
     "user_record",
