@@ -27,6 +27,9 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Longest header value read; a trusted proxy's list of hops is far shorter.
 MAX_HEADER_CHARS = 4096
+#: The header in which the app's own server hands the resolved address to the page script
+#: (after removing any copy a client sent): a WebSocket's headers are what the script can see.
+CLIENT_ADDRESS_HEADER = "x-assistant-client-address"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +94,25 @@ def forwarded_hops(values: Sequence[str]) -> list[str]:
     return [hop.strip() for hop in joined.split(",") if hop.strip()]
 
 
-def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: TrustedProxies) -> str:
+def client_address(
+    peer: str | None,
+    forwarded_for: Sequence[str],
+    trusted: TrustedProxies,
+    *,
+    peer_trusted: bool | None = None,
+) -> str:
     """The client's address: the peer, unless the peer is a trusted proxy (see module docstring).
 
     Walking `X-Forwarded-For` from the right, the first hop that is not a trusted proxy is the
     client; an entry that is not an IP address ends the walk at the proxy that wrote it (it
-    cannot be checked, so it is not believed). Returns "" when nothing is known.
+    cannot be checked, so it is not believed). `peer_trusted` overrides the check of the peer
+    itself (for a peer known only as one of a set). Returns "" when nothing is known.
     """
     address = parse_address(peer)
     if address is None:
         return ""
     current = str(address)
-    if not trusted.trusts(current):
+    if not (trusted.trusts(current) if peer_trusted is None else peer_trusted):
         return current
     for hop in reversed(forwarded_hops(forwarded_for)):
         parsed = parse_address(hop)
@@ -115,17 +125,24 @@ def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Trus
 
 
 def forwarded_https(
-    peer: str | None, forwarded_proto: str | None, trusted: TrustedProxies, connection_https: bool
+    peer: str | None,
+    forwarded_proto: str | None,
+    trusted: TrustedProxies,
+    connection_https: bool,
+    *,
+    peer_trusted: bool | None = None,
 ) -> bool:
     """Whether the browser's request was https: the connection's own scheme, or what a trusted
     proxy says in `X-Forwarded-Proto` (its first entry: the proxy nearest the browser)."""
-    if forwarded_proto and trusted.trusts(peer):
+    believed = trusted.trusts(peer) if peer_trusted is None else peer_trusted
+    if forwarded_proto and believed:
         first = forwarded_proto.split(",", 1)[0].strip().lower()
         return first in ("https", "wss")
     return connection_https
 
 
 __all__ = [
+    "CLIENT_ADDRESS_HEADER",
     "MAX_HEADER_CHARS",
     "TrustedProxies",
     "client_address",

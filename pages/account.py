@@ -37,5 +37,12 @@ else:
         st.caption("You sign in with single sign-on, so there is no password here to change.")
 
     st.subheader("Delete account")
-    with st.expander("Delete this account and all its data", icon=":material/delete_forever:"):
+    # Tracked (a key and a rerun on toggle), so the section stays open across the form's rerun
+    # and a refusal (wrong phrase or password) stays in sight.
+    with st.expander(
+        "Delete this account and all its data",
+        icon=":material/delete_forever:",
+        key=account_forms.DELETE_SECTION,
+        on_change="rerun",
+    ):
         account_forms.delete_account_form(user)

@@ -90,6 +90,10 @@ class Pages:
         assert not at.exception, at.exception
         return at
 
+    def saved_guest(self, at: AppTest) -> int:
+        """Save the session's guest, as its first message would; returns the guest's id."""
+        return self.accounts.start_guest(at.session_state[state.TOKEN]).user.id
+
     def member(self, username: str = "ada") -> SignedIn:
         return self.accounts.register(username, PASSWORD)
 

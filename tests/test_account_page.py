@@ -50,7 +50,7 @@ def test_a_guest_is_offered_sign_in_and_registration(pages: Pages) -> None:
 
 def test_registering_keeps_the_guest_conversation(pages: Pages) -> None:
     at = pages.open(links.ACCOUNT)
-    guest_id = at.session_state[state.USER_ID]
+    guest_id = pages.saved_guest(at)
     chat_id = pages.seed_chat(guest_id, "Keep me", "Kept.")
 
     fill(
@@ -107,7 +107,7 @@ def test_a_wrong_sign_in_gives_the_same_neutral_sentence(pages: Pages, username:
 def test_signing_in_brings_the_guest_conversation_along(pages: Pages) -> None:
     ada = pages.member("ada")
     at = pages.open(links.ACCOUNT)
-    chat_id = pages.seed_chat(at.session_state[state.USER_ID], "As a guest", "Noted.")
+    chat_id = pages.seed_chat(pages.saved_guest(at), "As a guest", "Noted.")
 
     fill(at, "sign_in", Username="ada", Password=pages.password)
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.st_client import ProtocolError, Session
@@ -45,16 +46,20 @@ def test_a_tab_opens_the_page_and_streams_a_reply(app_url: str) -> None:
     assert query.startswith("c=")  # the app named the new conversation in the URL
 
 
+def page_cookie(app_url: str) -> str:
+    """The session cookie the server gives a browser that opens the page."""
+    page = httpx.get(app_url, headers={"Accept": "text/html", "Sec-Fetch-Dest": "document"})
+    return page.cookies["assistant_session"]
+
+
 def test_a_cookie_brings_back_the_same_conversation(app_url: str) -> None:
     async def reopen(cookies: bool) -> dict[str, float]:
-        async with Session(app_url) as first:
+        jar = {"assistant_session": page_cookie(app_url)}
+        async with Session(app_url, cookies=jar) as first:
             await first.load(timeout=60)
             await first.chat("remember the blue kettle")
-            # The token the app gives its cookie writer, as the browser would store it.
-            token = first.component_data("assistant_session_cookie")["value"]
             query = first.info.query_string
-        jar = {"assistant_session": token} if cookies else {}
-        async with Session(app_url, cookies=jar, query_string=query) as second:
+        async with Session(app_url, cookies=jar if cookies else {}, query_string=query) as second:
             page = await second.finish(await second.rerun(watch={"old": "blue kettle"}), 60)
             return page.seen
 
@@ -62,18 +67,15 @@ def test_a_cookie_brings_back_the_same_conversation(app_url: str) -> None:
     assert "old" not in asyncio.run(reopen(cookies=False))  # another browser: a new guest
 
 
-def test_a_browser_that_already_has_the_cookie_is_not_sent_the_writer(app_url: str) -> None:
-    async def visit() -> tuple[bool, bool]:
-        async with Session(app_url) as first:
-            await first.load(timeout=60)
-            token = first.component_data("assistant_session_cookie")["value"]
-        async with Session(app_url, cookies={"assistant_session": token}) as second:
-            await second.load(timeout=60)
+def test_a_browser_that_holds_its_cookie_is_sent_no_ticket(app_url: str) -> None:
+    async def visit() -> bool:
+        async with Session(app_url, cookies={"assistant_session": page_cookie(app_url)}) as tab:
+            await tab.load(timeout=60)
+            await tab.chat("hello again")
             try:
-                second.component_data("assistant_session_cookie")
-                rewritten = True
+                tab.component_data("assistant_cookie_ticket")
+                return True
             except ProtocolError:
-                rewritten = False
-        return bool(token), rewritten
+                return False
 
-    assert asyncio.run(visit()) == (True, False)
+    assert asyncio.run(visit()) is False

@@ -4,41 +4,45 @@ Every failure shows the sentence of the error the core raised (`str(exc)`), noth
 says "incorrect" the same way whether or not the account exists, and throttling says how long
 to wait. A success that changes who this browser is (register, sign in, sign out, delete) ends
 with `st.rerun()`, so the whole page is drawn again for the new user, with the outcome kept in
-`flash` for that run.
+`flash` for that run; the new session cookie reaches the browser through `identity`.
 
-Throttling needs a client key besides the account. `client_key()` uses the connection's IP
-address when Streamlit knows it, else this browser session's id. The core hashes the key before
-storing it. The session id alone would be weak (a new tab is a new session), the IP alone is
-missing on localhost; behind a reverse proxy Streamlit sees the proxy's address, so all its
-users share one client budget (20 free failures an hour, then a growing wait, never a lockout);
-per-account throttling is unaffected either way.
+Throttling counts failures per account and per client address (`identity.client_key`, resolved
+by the server behind trusted proxies only); a browser that signed in to the account before
+presents its device cookie (`identity.device_token`) and is judged by its own failures alone.
+Text fields are capped in the browser a little above what the server accepts, so an over-long
+value reaches the server's check (and its sentence) instead of being cut silently.
 """
 
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from assistant.accounts import SignedIn
+from assistant.credentials import FIELD_CHARS
 from assistant.errors import AssistantError
 from assistant.safe_markdown import make_safe
 from assistant.store import User
-from ui import failures, flash, identity, services, state
+from ui import failures, flash, identity, services
 
 MISMATCH = "The two passwords do not match."
+#: The confirmation phrase box: the longest phrase is a username or "delete my account".
+PHRASE_CHARS = FIELD_CHARS["username"]
+#: The Account page's "Delete account" section (an expander that remembers being open).
+DELETE_SECTION = "delete_account_open"
 
 
-def client_key() -> str:
-    """Who is knocking, for the per-client throttle (see the module docstring)."""
-    address = st.context.ip_address
-    if isinstance(address, str) and address:
-        return f"ip:{address}"
-    ctx = get_script_run_ctx()
-    return f"session:{ctx.session_id}" if ctx else ""
+def _username_input() -> str:
+    return st.text_input("Username", autocomplete="username", max_chars=FIELD_CHARS["username"])
 
 
-def _token() -> str:
-    return str(st.session_state.get(state.TOKEN) or "")
+def _password_input(label: str, autocomplete: str, help: str | None = None) -> str:
+    return st.text_input(
+        label,
+        type="password",
+        autocomplete=autocomplete,
+        max_chars=FIELD_CHARS["password"],
+        help=help,
+    )
 
 
 def has_password(user: User) -> bool:
@@ -54,14 +58,18 @@ def _welcome(signed: SignedIn, sentence: str) -> None:
 
 def sign_in_form() -> None:
     with st.form("sign_in"):
-        username = st.text_input("Username", autocomplete="username")
-        password = st.text_input("Password", type="password", autocomplete="current-password")
+        username = _username_input()
+        password = _password_input("Password", "current-password")
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     if not submitted:
         return
     try:
         signed = services.accounts().sign_in(
-            username, password, client_key=client_key(), guest_token=_token()
+            username,
+            password,
+            client_key=identity.client_key(),
+            guest_token=identity.token(),
+            device_token=identity.device_token(),
         )
     except AssistantError as exc:
         failures.show(exc, icon=":material/lock:")
@@ -71,14 +79,13 @@ def sign_in_form() -> None:
 
 def register_form() -> None:
     with st.form("register"):
-        username = st.text_input("Username", autocomplete="username")
-        password = st.text_input(
+        username = _username_input()
+        password = _password_input(
             "Password",
-            type="password",
-            autocomplete="new-password",
+            "new-password",
             help="At least 8 characters; a few unrelated words make a strong one.",
         )
-        confirm = st.text_input("Confirm password", type="password", autocomplete="new-password")
+        confirm = _password_input("Confirm password", "new-password")
         submitted = st.form_submit_button(
             "Create account", type="primary", icon=":material/person_add:"
         )
@@ -88,7 +95,7 @@ def register_form() -> None:
         st.error(MISMATCH, icon=":material/password:")
         return
     try:
-        signed = services.accounts().register(username, password, guest_token=_token())
+        signed = services.accounts().register(username, password, guest_token=identity.token())
     except AssistantError as exc:
         failures.show(exc, icon=":material/person_off:")
         return
@@ -107,13 +114,9 @@ def single_sign_on_button() -> None:
 
 def change_password_form() -> None:
     with st.form("change_password", clear_on_submit=True):
-        current = st.text_input(
-            "Current password", type="password", autocomplete="current-password"
-        )
-        new = st.text_input("New password", type="password", autocomplete="new-password")
-        confirm = st.text_input(
-            "Confirm new password", type="password", autocomplete="new-password"
-        )
+        current = _password_input("Current password", "current-password")
+        new = _password_input("New password", "new-password")
+        confirm = _password_input("Confirm new password", "new-password")
         submitted = st.form_submit_button("Change password", icon=":material/password:")
     if not submitted:
         return
@@ -121,7 +124,13 @@ def change_password_form() -> None:
         st.error(MISMATCH, icon=":material/password:")
         return
     try:
-        services.accounts().change_password(_token(), current, new, client_key=client_key())
+        services.accounts().change_password(
+            identity.token(),
+            current,
+            new,
+            client_key=identity.client_key(),
+            device_token=identity.device_token(),
+        )
     except AssistantError as exc:
         failures.show(exc, icon=":material/lock:")
         return
@@ -151,10 +160,10 @@ def delete_account_form(user: User) -> None:
         icon=":material/warning:",
     )
     with st.form("delete_account", clear_on_submit=True):
-        typed = st.text_input(f"Type `{shown}` to confirm")
+        typed = st.text_input(f"Type `{shown}` to confirm", max_chars=PHRASE_CHARS)
         password = ""
         if has_password(user):
-            password = st.text_input("Password", type="password", autocomplete="current-password")
+            password = _password_input("Password", "current-password")
         submitted = st.form_submit_button(
             "Delete my account", type="primary", icon=":material/delete_forever:"
         )
@@ -164,7 +173,12 @@ def delete_account_form(user: User) -> None:
         st.error(f"Type {shown} exactly to confirm.", icon=":material/block:")
         return
     try:
-        services.accounts().delete_account(_token(), password, client_key=client_key())
+        services.accounts().delete_account(
+            identity.token(),
+            password,
+            client_key=identity.client_key(),
+            device_token=identity.device_token(),
+        )
     except AssistantError as exc:
         failures.show(exc, icon=":material/lock:")
         return

@@ -16,6 +16,7 @@ import streamlit as st
 
 from assistant.accounts import Accounts
 from assistant.chat import Assistant
+from assistant.cookie_tickets import CookieTickets
 from assistant.services import Services, shared
 from assistant.settings import Settings
 from assistant.store import Store
@@ -58,6 +59,11 @@ def accounts() -> Accounts:
     """One per database and process: it holds policy and the dummy hash that makes an unknown
     username cost the same time as a wrong password, so it must not be rebuilt per call."""
     return current().accounts
+
+
+def tickets() -> CookieTickets:
+    """Cookie tickets on the shared store (a light object: the state is in the database)."""
+    return CookieTickets(store())
 
 
 def sso_configured() -> bool:

@@ -34,7 +34,10 @@ PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal se
 SCROLL = "scroll"  # bumped when the newest exchange should be scrolled into view
 RETURNED = "returned_text"  # a message refused as too long, given back to shorten ("" = none)
 RETURNED_BOX = "returned_box"  # the text area that holds it (a widget key)
-TOKEN = "session_token"  # this browser's session token (also in the cookie)
+TOKEN = "session_token"  # this browser's session token (the cookie's, once delivered)
+BROWSER_TOKEN = "browser_token"  # the session cookie the browser holds now, as far as we know
+DEVICE_TOKEN = "device_token"  # this browser's device cookie after a sign-in in this session
+COOKIE_TICKET = "cookie_ticket"  # (ticket, Cookies, n) still to hand to the browser, or absent
 USER_ID = "user_id"  # whose data this session shows; a change clears the transcript
 USER = "user"  # the User record, refreshed every run
 

@@ -69,6 +69,21 @@ class User:
     def label(self) -> str:
         return self.display_name or self.username or ("Guest" if self.is_guest else "User")
 
+    @property
+    def is_saved(self) -> bool:
+        """False for a guest who has not written anything yet (`unsaved_guest`): no row."""
+        return self.id != UNSAVED_ID
+
+
+#: The id of a guest with no row yet. No row has it (ids start at 1 on both databases), so
+#: every owner-scoped read for it finds nothing.
+UNSAVED_ID = 0
+
+
+def unsaved_guest(now: datetime) -> User:
+    """A guest who costs nothing: saved (`Accounts.start_guest`) at their first message."""
+    return User(UNSAVED_ID, None, None, None, is_guest=True, created_at=now)
+
 
 @dataclass(frozen=True, slots=True)
 class ImageRef:
@@ -223,6 +238,7 @@ class CustomRole:
 
 
 __all__ = [
+    "UNSAVED_ID",
     "Conversation",
     "ConversationDetail",
     "ConversationNotFoundError",
@@ -242,4 +258,5 @@ __all__ = [
     "Sentiment",
     "StartedTurn",
     "User",
+    "unsaved_guest",
 ]

@@ -1,0 +1,59 @@
+"""The web server around the Streamlit app: extra routes, middleware and lifespan, in one place.
+
+Streamlit 1.67 serves `st.App(script, routes=..., middleware=..., lifespan=...)` next to the
+app itself. `streamlit run app.py` finds the `app = st.App(...)` assignment in app.py by
+reading the file, imports app.py as module "app" and serves it with uvicorn; any ASGI server
+can serve `create_app` instead. The page script (app.py run as "__main__" for every session)
+never imports this package, and this package never imports `pages/` or `ui/`.
+
+    routes      POST /auth/session        redeem a cookie ticket           server.ticket_route
+    middleware  ClientAddressMiddleware   who sent the request             server.client_address
+                SessionCookieMiddleware   a first page load gets a cookie  server.session_cookie
+    lifespan    ServerContext.lifespan    settings, store, navigation      server.context
+
+Middleware runs in the order listed, before Streamlit's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypedDict
+
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from streamlit.starlette import App
+
+from server import ticket_route
+from server.client_address import ClientAddressMiddleware
+from server.context import ServerContext
+from server.session_cookie import SessionCookieMiddleware
+
+
+class AppOptions(TypedDict):
+    routes: list[BaseRoute]
+    middleware: list[Middleware]
+    lifespan: Any
+
+
+def app_options() -> AppOptions:
+    """The routes, middleware and lifespan to give `st.App` (see the module docstring)."""
+    from streamlit import config
+
+    base_path = str(config.get_option("server.baseUrlPath") or "")
+    context = ServerContext()
+    return {
+        "routes": [*ticket_route.routes(context, base_path)],
+        "middleware": [
+            Middleware(ClientAddressMiddleware, context=context),
+            Middleware(SessionCookieMiddleware, base_path=base_path),
+        ],
+        "lifespan": context.lifespan,
+    }
+
+
+def create_app(script_path: str | Path) -> App:
+    """The whole server for `script_path`, for ASGI servers other than `streamlit run`."""
+    return App(script_path, **app_options())
+
+
+__all__ = ["AppOptions", "ServerContext", "app_options", "create_app"]
