@@ -27,7 +27,7 @@ from tests.fake_openrouter import FakeOpenRouter
 from tests.seeds import exchange
 from ui import state
 
-ENTRY = "../app.py"
+ENTRY = "app_entry.py"  # runs app.py (see that file)
 TESTS = Path(__file__).resolve().parent
 PASSWORD = "violet-otter-harbour-42"
 
