@@ -13,7 +13,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from assistant.cookie_tickets import CookieTickets
+from assistant.errors import AssistantError
 from assistant.proxies import TrustedProxies
 from assistant.settings import Settings
 from assistant.store import Store
@@ -59,6 +62,11 @@ class ServerContext:
         if settings.database_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._store = Store(settings.sqlalchemy_url)
+        try:
+            self._store.migrate()  # before any request; replicas may start together
+        except (AssistantError, SQLAlchemyError):
+            # The pages migrate too, and show their own sentence while the database is away.
+            log.warning("could not migrate the database at start-up", exc_info=True)
         self._tickets = CookieTickets(self._store)
         navigation.settle()
 

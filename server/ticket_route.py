@@ -10,7 +10,8 @@ tiny component posts that ticket here with the browser's own `fetch`:
 Refused, and nothing set: a request from another origin (`Origin` must match `Host`, and
 `Sec-Fetch-Site` must be same-origin when sent), anything but a small JSON body naming a
 ticket (400), and a ticket that is unknown, already used, expired or bound to a session cookie
-this request does not carry (410). The route answers `Cache-Control: no-store`.
+this request does not carry (410). With the database away: 503, and the ticket stays usable.
+The route answers `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from assistant.cookie_tickets import (
     SESSION_MAX_AGE,
     TICKET_PATH,
 )
+from assistant.errors import AssistantError
 from server.client_address import client_of
 from server.session_cookie import cookie_header
 
@@ -83,7 +85,11 @@ def routes(context: ServerContext, base_path: str = "") -> list[Route]:
         if ticket is None:
             return _answer(400)
         presented = request.cookies.get(SESSION_COOKIE)
-        cookies = await run_in_threadpool(context.tickets.redeem, ticket, presented=presented)
+        try:
+            cookies = await run_in_threadpool(context.tickets.redeem, ticket, presented=presented)
+        except AssistantError:  # the database is away; the page offers the ticket again
+            log.warning("cookie ticket not redeemed: the store failed", exc_info=True)
+            return _answer(503)
         if cookies is None:
             log.info("cookie ticket refused (unknown, used, expired or not this browser's)")
             return _answer(410)

@@ -65,8 +65,11 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     opened.close()
 
 
-def session_cookie(context: BrowserContext) -> dict[str, Any]:
-    found = [c for c in context.cookies() if c["name"] == COOKIE]
+def session_cookie(context: BrowserContext, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not (found := [c for c in context.cookies() if c["name"] == COOKIE]):
+        assert time.monotonic() < deadline, f"no session cookie: {context.cookies()}"
+        time.sleep(0.1)
     assert len(found) == 1, context.cookies()
     return dict(found[0])
 
