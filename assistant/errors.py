@@ -22,10 +22,11 @@
     │   └── Conversation/Message/RoleNotFoundError
     ├── StoreError                 (store) the database failed
     │   └── StoreBusyError         the database stayed locked past the retry budget
-    ├── AccountError               (accounts) sign-in, registration, passwords, sessions
+    ├── AccountError               (credentials, accounts) sign-in, registration, sessions
     │   ├── SignInError            wrong username or password (one answer for both)
     │   │   └── ThrottledError     too many failures: wait `retry_after` seconds
     │   ├── RegistrationError, PasswordRejectedError, SessionEndedError
+    │   └── GuestLimitError        too many new guests from one address
     └── UnexpectedError            anything else: the generic sentence
 
 Errors marked with a module live next to the code that raises them.

@@ -37,7 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_APP = ROOT / "bench" / "plain_chat_app.py"
-COOKIE = "assistant_session"  # ui.identity.COOKIE (ui imports streamlit at import time)
+COOKIE = "assistant_session"  # assistant.cookie_tickets.SESSION_COOKIE
 STREAM_RATE, LONG_TOKENS = 200.0, 2000  # tokens/s, and the amplification reply
 LAG_REPLIES, LAG_TOKENS = 5, 500  # lag and first-token samples
 SHORT_CHAT, LONG_CHAT, CHAT_ROUNDS = 10, 800, 5

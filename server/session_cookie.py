@@ -4,7 +4,7 @@
 session cookie a new random token, in the page's own response:
 
     Set-Cookie: assistant_session=<token>; Path=/; Max-Age=2592000; HttpOnly; SameSite=Strict
-    (; Secure when the browser came over https, directly or through a trusted proxy)
+    (; Secure when the browser came over https: see `secure_for`)
 
 Nothing is stored then: a token names a guest only once the guest writes something (see
 `assistant.accounts.Accounts.start_guest`). Later changes of the cookie (sign-in, sign-out...)
@@ -33,6 +33,20 @@ if TYPE_CHECKING:
 
 #: Paths (under the base URL path) that are never a page of the app.
 NOT_PAGES = ("_stcore/", "static/", "media/", "component/", "api/", "auth/", "oauth2callback")
+
+
+def secure_for(scope: Scope) -> bool:
+    """Whether the app's cookies get `Secure` for this request: it came over https as far as
+    we believe (the connection, or a trusted proxy), or any `X-Forwarded-Proto` says https.
+
+    The second is believed from anyone on purpose: it can only make the requester's own cookie
+    stricter (a browser never sends the header itself, and no other site can add it to a
+    navigation), and it keeps `Secure` behind a proxy nobody listed as trusted.
+    """
+    if client_of(scope).https:
+        return True
+    proto = _header(scope, b"x-forwarded-proto") or ""
+    return proto.split(",", 1)[0].strip().lower() == "https"
 
 
 def cookie_header(name: str, value: str, max_age: timedelta, *, secure: bool) -> bytes:
@@ -104,7 +118,7 @@ class SessionCookieMiddleware:
             await self.app(scope, receive, send)
             return
         cookie = cookie_header(
-            SESSION_COOKIE, new_token(), SESSION_MAX_AGE, secure=client_of(scope).https
+            SESSION_COOKIE, new_token(), SESSION_MAX_AGE, secure=secure_for(scope)
         )
 
         async def send_with_cookie(message: Message) -> None:
@@ -118,6 +132,8 @@ class SessionCookieMiddleware:
 
 
 def _is_html_page(message: Message) -> bool:
+    if message.get("status") == 304:  # the cached page, revalidated: still a page load
+        return True
     if message.get("status") != 200:
         return False
     for key, value in message.get("headers", []):
@@ -132,5 +148,6 @@ __all__ = [
     "cookie_header",
     "is_cross_site",
     "is_page_request",
+    "secure_for",
     "session_cookie",
 ]

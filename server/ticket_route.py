@@ -33,8 +33,7 @@ from assistant.cookie_tickets import (
     TICKET_PATH,
 )
 from assistant.errors import AssistantError
-from server.client_address import client_of
-from server.session_cookie import cookie_header
+from server.session_cookie import cookie_header, secure_for
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -93,7 +92,7 @@ def routes(context: ServerContext, base_path: str = "") -> list[Route]:
         if cookies is None:
             log.info("cookie ticket refused (unknown, used, expired or not this browser's)")
             return _answer(410)
-        secure = client_of(request.scope).https
+        secure = secure_for(request.scope)
         values = [(SESSION_COOKIE, cookies.session, SESSION_MAX_AGE)]
         if cookies.device is not None:
             values.append((DEVICE_COOKIE, cookies.device, DEVICE_MAX_AGE))

@@ -130,12 +130,20 @@ def test_a_first_page_load_gets_an_http_only_strict_cookie_and_nothing_is_stored
     assert stored_rows(store) == 0
 
 
-def test_secure_follows_the_trusted_proxys_scheme_only(context: ServerContext) -> None:
+def test_the_cookie_is_secure_whenever_the_browser_came_over_https(
+    context: ServerContext,
+) -> None:
     https = {**PAGE, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     via_proxy = Browser(context, peer="10.0.0.5").request("GET", "/", headers=https)
     assert "Secure" in set_cookies(via_proxy)[SESSION_COOKIE]
-    spoofed = Browser(context).request("GET", "/", headers=https)
-    assert "Secure" not in set_cookies(spoofed)[SESSION_COOKIE]
+    # From a peer nobody listed: the claim can only make the requester's own cookie stricter.
+    unlisted = Browser(context).request("GET", "/", headers=https)
+    assert "Secure" in set_cookies(unlisted)[SESSION_COOKIE]
+    downgrade = {**PAGE, "X-Forwarded-Proto": "http"}  # cannot take Secure off a TLS request
+    tls = Browser(context).request("GET", "https://app.test/", headers=downgrade)
+    assert "Secure" in set_cookies(tls)[SESSION_COOKIE]
+    plain = Browser(context).request("GET", "/", headers=PAGE)
+    assert "Secure" not in set_cookies(plain)[SESSION_COOKIE]
 
 
 @pytest.mark.parametrize(

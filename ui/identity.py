@@ -14,7 +14,7 @@ When the cookie must change (sign-in, registration, single sign-on, sign-out, ac
 deletion, a guest saved by a browser that holds no cookie), a cookie ticket is issued and a
 tiny trusted component (no user data, only the ticket) posts it to the server, which sets the
 cookie (`assistant.cookie_tickets`, server/ticket_route.py). Until the browser has redeemed it
-the ticket is offered again on every run.
+(or it has expired) the ticket is offered again on every run.
 
 The client address for per-client limits comes from the server (`client_key`), which alone
 knows the connection and the trusted proxies.
@@ -210,7 +210,7 @@ def deliver_cookies() -> None:
 
     A few bytes, drawn only while a ticket is pending: the browser posts it once (the script
     remembers the tickets it sent) and the next run finds it redeemed and stops drawing it.
-    An expired, unredeemed ticket is replaced by a new one for the same cookies.
+    A ticket that expired unredeemed is dropped: the browser keeps the cookie it had.
     """
     pending = st.session_state.get(state.COOKIE_TICKET)
     if not isinstance(pending, _Pending):
@@ -220,10 +220,9 @@ def deliver_cookies() -> None:
         st.session_state[state.BROWSER_TOKEN] = pending.cookies.session
         del st.session_state[state.COOKIE_TICKET]
         return
-    if status == "lost":
+    if status == "lost":  # never redeemed (the browser could not post it): stop offering it
         del st.session_state[state.COOKIE_TICKET]
-        _hand_over(pending.cookies)
-        pending = st.session_state[state.COOKIE_TICKET]
+        return
     url = make_url_path(str(st.get_option("server.baseUrlPath") or ""), TICKET_PATH)
     with st.sidebar:
         _ticket_poster(

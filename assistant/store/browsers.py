@@ -23,6 +23,9 @@ TicketStatus = Literal["pending", "redeemed", "lost"]
 
 #: Rows deleted per statement by the purge: short transactions, never a long lock.
 PURGE_BATCH = 500
+#: A used or expired ticket is kept this long, so the session that issued it can still see
+#: whether the browser redeemed it.
+TICKET_KEPT = timedelta(days=1)
 
 
 def bump(session: Session, key: str, now: datetime, window: timedelta) -> int:
@@ -202,10 +205,14 @@ class BrowserStore:
     # -- upkeep -------------------------------------------------------------------------------
 
     def purge(self, now: datetime, device_lifetime: timedelta, count_window: timedelta) -> int:
-        """Delete expired tickets, devices unused for `device_lifetime` and finished counters."""
+        """Delete tickets a day past their expiry, devices unused for `device_lifetime` and
+        finished counters."""
         return (
             purge_batches(
-                self._db, m.CookieTicket, m.CookieTicket.expires_at < now, m.CookieTicket.id
+                self._db,
+                m.CookieTicket,
+                m.CookieTicket.expires_at < now - TICKET_KEPT,
+                m.CookieTicket.id,
             )
             + purge_batches(
                 self._db,
