@@ -8,7 +8,7 @@ never imports this package, and this package never imports `pages/` or `ui/`.
 
     routes      POST /auth/session        redeem a cookie ticket           server.ticket_route
     middleware  ClientAddressMiddleware   who sent the request             server.client_address
-                SessionCookieMiddleware   a first page load gets a cookie  server.session_cookie
+                SessionCookieMiddleware   a page load gets its cookie      server.session_cookie
     lifespan    ServerContext.lifespan    settings, store, navigation      server.context
 
 Middleware runs in the order listed, before Streamlit's own.
@@ -16,6 +16,8 @@ Middleware runs in the order listed, before Streamlit's own.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -41,13 +43,19 @@ def app_options() -> AppOptions:
 
     base_path = str(config.get_option("server.baseUrlPath") or "")
     context = ServerContext()
+
+    @asynccontextmanager
+    async def lifespan(app: App) -> AsyncIterator[None]:
+        async with context.lifespan(app):
+            yield None
+
     return {
         "routes": [*ticket_route.routes(context, base_path)],
         "middleware": [
             Middleware(ClientAddressMiddleware, context=context),
             Middleware(SessionCookieMiddleware, base_path=base_path),
         ],
-        "lifespan": context.lifespan,
+        "lifespan": lifespan,
     }
 
 

@@ -1,7 +1,9 @@
 """The session cookie: set by the server, HttpOnly, never seen by page script.
 
 `SessionCookieMiddleware` gives a browser that opens a page of the app without a valid-looking
-session cookie a new random token, in the page's own response:
+session cookie a new random token, in the page's own response (a browser that has one gets the
+same token again, so the cookie lives `SESSION_MAX_AGE` past the last visit, as the session
+does past its last use):
 
     Set-Cookie: assistant_session=<token>; Path=/; Max-Age=2592000; HttpOnly; SameSite=Strict
     (; Secure when the browser came over https: see `secure_for`)
@@ -103,23 +105,18 @@ def session_cookie(scope: Scope) -> str | None:
 
 
 class SessionCookieMiddleware:
-    """Pure ASGI: a first page load gets a session cookie (see the module docstring)."""
+    """Pure ASGI: a page load gets (or renews) its session cookie (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, base_path: str = "") -> None:
         self.app = app
         self.base_path = base_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            not is_page_request(scope, self.base_path)
-            or session_cookie(scope) is not None
-            or is_cross_site(scope)
-        ):
+        if not is_page_request(scope, self.base_path) or is_cross_site(scope):
             await self.app(scope, receive, send)
             return
-        cookie = cookie_header(
-            SESSION_COOKIE, new_token(), SESSION_MAX_AGE, secure=secure_for(scope)
-        )
+        token = session_cookie(scope) or new_token()
+        cookie = cookie_header(SESSION_COOKIE, token, SESSION_MAX_AGE, secure=secure_for(scope))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and _is_html_page(message):

@@ -155,8 +155,19 @@ def test_signing_in_and_out_replace_the_cookie_and_the_token_never_reaches_the_p
     guest_tab = open_page(context, app_url)  # after sign-out a new tab is a guest
     go_to(guest_tab, "Account")
     expect(guest_tab.get_by_role("tab", name="Create account")).to_be_visible(timeout=15_000)
+    guest_tab.close()
 
-    tokens = [first, signed_in, signed_out, str(devices[0]["value"])]
+    form = page.get_by_test_id("stForm").filter(has_text="Sign in")  # and back in, by password
+    form.get_by_label("Username").fill("cookie_tester")
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Welcome back")).to_be_visible(timeout=15_000)
+    again = wait_for_new_cookie(context, signed_out)
+    member_tab = open_page(context, app_url)
+    go_to(member_tab, "Account")
+    expect(member_tab.get_by_text("Signed in as")).to_be_visible(timeout=15_000)
+
+    tokens = [first, signed_in, signed_out, again, str(devices[0]["value"])]
     received = b"".join(frames)
     assert received  # frames were seen at all
     for token in tokens:

@@ -154,15 +154,21 @@ def test_the_cookie_is_secure_whenever_the_browser_came_over_https(
         ("/", {"Sec-Fetch-Dest": "image", "Accept": "image/*"}),
         ("/", {**PAGE, "Sec-Fetch-Site": "cross-site"}),  # the jar's cookie was withheld
         ("/", {**PAGE, "Referer": "https://elsewhere.example/"}),  # the same, older browsers
-        ("/", {**PAGE, "Cookie": f"{SESSION_COOKIE}={new_token()}"}),  # has one already
     ],
-    ids=["stcore", "script", "image", "cross-site", "cross-site-referer", "has-cookie"],
+    ids=["stcore", "script", "image", "cross-site", "cross-site-referer"],
 )
-def test_no_cookie_for_anything_but_a_first_same_site_page_load(
+def test_no_cookie_for_anything_but_a_same_site_page_load(
     context: ServerContext, path: str, headers: dict[str, str]
 ) -> None:
     response = Browser(context).request("GET", path, headers=headers)
     assert SESSION_COOKIE not in set_cookies(response)
+
+
+def test_a_page_load_renews_the_cookie_it_came_with(context: ServerContext) -> None:
+    token = new_token()
+    headers = {**PAGE, "Cookie": f"{SESSION_COOKIE}={token}"}
+    line = set_cookies(Browser(context).request("GET", "/", headers=headers))[SESSION_COOKIE]
+    assert line.startswith(f"{SESSION_COOKIE}={token};") and "Max-Age=2592000" in line
 
 
 def test_a_cookie_that_is_not_a_token_is_replaced(context: ServerContext) -> None:
