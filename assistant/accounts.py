@@ -39,7 +39,6 @@ process, not to a user or a session. It holds no per-user data.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import threading
@@ -68,12 +67,19 @@ from assistant.credentials import (
 from assistant.store import Store, User
 from assistant.store.database import utc_now
 from assistant.store.users import OverLimitError, UsernameTakenError
+from assistant.throttling import Judgement, RateLimit, Throttle, throttle_key
 from assistant.tokens import looks_like_token, new_token, token_hash
 
 log = logging.getLogger(__name__)
 
 #: At most this many password hashes computed at once in this process (see module docstring).
 HASH_SLOTS = threading.BoundedSemaphore(2)
+
+#: The defaults (the README's Security section states them).
+ACCOUNT_THROTTLE = Throttle(free_failures=5)
+CLIENT_THROTTLE = Throttle(free_failures=20)
+DEVICE_THROTTLE = Throttle(free_failures=5)
+GUEST_LIMIT = RateLimit(50, timedelta(minutes=10))
 
 #: Column sizes of what single sign-on hands over (`assistant.store.models`).
 _MAX_ISSUER, _MAX_SUBJECT, _MAX_EMAIL, _MAX_NAME = 500, 255, 320, 200
@@ -90,27 +96,6 @@ class GuestLimitError(AccountError):
 
 
 @dataclass(frozen=True, slots=True)
-class Throttle:
-    """Failures allowed without delay, then a delay doubling from `base` seconds to `cap`."""
-
-    free_failures: int
-    base: float = 1.0
-    cap: float = 900.0
-
-    def delay(self, failures: int) -> float:
-        over = failures - self.free_failures
-        return 0.0 if over < 0 else min(self.base * 2.0**over, self.cap)
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most `count` in any fixed window of `window`."""
-
-    count: int
-    window: timedelta
-
-
-@dataclass(frozen=True, slots=True)
 class SignedIn:
     """A user and the tokens to keep in the browser's cookies (never logged).
 
@@ -123,25 +108,12 @@ class SignedIn:
     device_token: str | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """The failure counts (by key) that judge one attempt; `trusted` when a device cookie
-    exempted it from the account's and the address's counts."""
-
-    keys: dict[str, Throttle]
-    trusted: bool
-
-
 class Purged(NamedTuple):
     """What one `Accounts.purge_expired` removed."""
 
     sessions: int
     guests: int
     other: int  # expired cookie tickets, stale device trust, finished counters and failures
-
-
-def _throttle_key(kind: str, value: str) -> str:
-    return hashlib.sha256(f"{kind}\x00{value}".encode()).hexdigest()
 
 
 class Accounts:
@@ -154,11 +126,11 @@ class Accounts:
         hasher: PasswordHasher | None = None,
         clock: Callable[[], datetime] = utc_now,
         session_idle: timedelta = timedelta(days=30),
-        account_throttle: Throttle = Throttle(free_failures=5),
-        client_throttle: Throttle = Throttle(free_failures=20),
-        device_throttle: Throttle = Throttle(free_failures=5),
+        account_throttle: Throttle = ACCOUNT_THROTTLE,
+        client_throttle: Throttle = CLIENT_THROTTLE,
+        device_throttle: Throttle = DEVICE_THROTTLE,
         failure_window: timedelta = timedelta(hours=1),
-        guest_limit: RateLimit = RateLimit(50, timedelta(minutes=10)),
+        guest_limit: RateLimit = GUEST_LIMIT,
         device_lifetime: timedelta = DEVICE_MAX_AGE,
     ) -> None:
         self._store = store
@@ -210,11 +182,11 @@ class Accounts:
         """The failure counts that judge this attempt (see the module docstring)."""
         device = self._trusted_device(user, device_token)
         if user is not None and device is not None:
-            device_key = _throttle_key("device", f"{user.id}\x00{device}")
+            device_key = throttle_key("device", f"{user.id}\x00{device}")
             return Judgement({device_key: self._device_throttle}, trusted=True)
-        keys = {_throttle_key("account", key): self._account_throttle}
+        keys = {throttle_key("account", key): self._account_throttle}
         if client_key:
-            keys[_throttle_key("client", client_key)] = self._client_throttle
+            keys[throttle_key("client", client_key)] = self._client_throttle
         return Judgement(keys, trusted=False)
 
     def _check_throttle(self, judgement: Judgement) -> None:
@@ -285,7 +257,7 @@ class Accounts:
         token = token if token and looks_like_token(token) else new_token()
         limit = self._guest_limit
         count = (
-            (_throttle_key("guests", client_key), limit.count, limit.window) if client_key else None
+            (throttle_key("guests", client_key), limit.count, limit.window) if client_key else None
         )
         try:
             user = self._users.create_guest_session(token_hash(token), self._now(), count)
