@@ -169,15 +169,15 @@ class BrowserStore:
         once, on any replica, exactly one gets it. The sealed bytes are wiped as it is used.
         """
 
+        live = (
+            m.CookieTicket.ticket_hash == ticket_hash,
+            m.CookieTicket.redeemed_at.is_(None),
+            m.CookieTicket.expires_at > now,
+        )
+
         def work(session: Session) -> bytes | None:
             row = session.execute(
-                select(m.CookieTicket)
-                .where(
-                    m.CookieTicket.ticket_hash == ticket_hash,
-                    m.CookieTicket.redeemed_at.is_(None),
-                    m.CookieTicket.expires_at > now,
-                )
-                .with_for_update()
+                select(m.CookieTicket).where(*live).with_for_update()
             ).scalar_one_or_none()
             if row is None or row.bound_to not in (None, presented_hash):
                 return None
@@ -185,7 +185,10 @@ class BrowserStore:
             row.redeemed_at, row.sealed = now, b""
             return sealed
 
-        return self._db.write(work)
+        # A read first: a made-up ticket (anyone can post one) never takes SQLite's write lock
+        # away from the chat.
+        found = self._db.read(lambda s: s.execute(select(exists().where(*live))).scalar())
+        return self._db.write(work) if found else None
 
     def ticket_status(self, ticket_hash: str, now: datetime) -> TicketStatus:
         def work(session: Session) -> TicketStatus:
