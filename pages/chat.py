@@ -33,6 +33,7 @@ if submitted:
     chat.send(submitted)
 if (action := state.take_action()) is not None:
     chat.apply(action)
+user = chat.user  # a guest's first message saved them
 sidebar.remember_choice(app.store, user, role, model)
 
 sidebar.draw(app.store, user)

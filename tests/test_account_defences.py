@@ -28,6 +28,7 @@ from assistant.store import Store
 from assistant.store import models as m
 from assistant.store.browsers import PURGE_BATCH
 from assistant.tokens import new_token, token_hash
+from tests.seeds import ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -304,7 +305,7 @@ def test_purge_removes_what_has_expired_and_keeps_what_lives(
     accounts: Accounts, store: Store, clock: FakeClock
 ) -> None:
     abandoned = accounts.start_guest()
-    store.add_user_message(abandoned.user.id, None, "forgotten", [], "r", "m")
+    ask(store, abandoned.user.id, None, "forgotten")
     member = accounts.register("member", PASSWORD)
     tickets = CookieTickets(store, clock=clock)
     tickets.issue(Cookies(new_token()), bound_to=None)

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from assistant.accounts import Accounts
 from assistant.store import Store
+from tests.seeds import exchange
 
 PASSWORD = "violet lantern harbour"
 
@@ -35,10 +36,9 @@ def on_disk(database: Path) -> bytes:
 
 
 def chat(store: Store, owner: int, marker: str) -> str:
-    conversation, _ = store.add_user_message(owner, None, f"{marker} question", [], "r", "m")
-    reply = store.start_reply(owner, conversation, "m")
-    store.finish_reply(owner, reply, status="complete", text=f"{marker} answer " * 200)
-    return conversation
+    return exchange(
+        store, owner, None, f"{marker} question", f"{marker} answer " * 200
+    ).conversation_id
 
 
 def test_deleted_conversations_and_accounts_leave_no_text_in_the_files(

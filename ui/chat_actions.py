@@ -31,7 +31,7 @@ from ui.uploads import prepare_uploads
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Chat:
     """What a turn needs: the process's services, who, with which role and model."""
 
@@ -56,9 +56,9 @@ class Chat:
 
     def _send(self, text: str, images: Sequence[PreparedImage]) -> bool:
         try:
-            owner = identity.stored_user().id
+            self.user = identity.stored_user()  # a guest is saved with their first message
             sent = self.app.turns.send(
-                owner,
+                self.user.id,
                 st.session_state[state.CONVERSATION_ID] or None,
                 text,
                 images,
