@@ -81,6 +81,20 @@ class ServerTrust:
             return host in self.literals
         return any(address in network for network in self.proxies.networks)
 
+    def believed_by(self, trusted: TrustedProxies) -> bool:
+        """Whether a peer known only as "one of the hosts uvicorn trusts" is one we trust too.
+
+        uvicorn's default trusts this machine only (127.0.0.1 and ::1); every loopback address
+        is the same machine, so trusting any of them (a local HAProxy on 127.0.0.1) is enough.
+        Otherwise every host uvicorn trusts must be trusted here.
+        """
+        if self.everyone:
+            return False
+        networks = self.proxies.networks
+        if networks and all(net.network_address.is_loopback for net in networks):
+            return any(trusted.trusts(str(net.network_address)) for net in networks)
+        return trusted.covers(self.proxies)
+
     @property
     def stand_in(self) -> str:
         """The address a replaced client is counted as: the first host uvicorn trusts."""
@@ -149,7 +163,7 @@ def resolve(
     via_server = replaced or bool(peer and server.trusts(peer))
     peer_trusted: bool | None = None
     if replaced:
-        peer, peer_trusted = server.stand_in, trusted.covers(server.proxies) and not server.everyone
+        peer, peer_trusted = server.stand_in, server.believed_by(trusted)
     scheme_https = scope.get("scheme") in ("https", "wss")
     if via_server and forwarded_proto:
         scheme_https = own_tls  # uvicorn took the scheme from the header: not a fact

@@ -144,8 +144,16 @@ def test_a_configured_proxy_is_believed() -> None:
 
 
 def test_a_local_proxy_is_believed_once_configured() -> None:
-    seen = served("127.0.0.1/32,::1", "127.0.0.1", **{"X-Forwarded-For": "203.0.113.9"})
+    # As `make cluster` runs it: HAProxy on 127.0.0.1, ASSISTANT_TRUSTED_PROXIES=127.0.0.1.
+    seen = served("127.0.0.1", "127.0.0.1", **{"X-Forwarded-For": "203.0.113.9"})
     assert seen["address"] == "203.0.113.9"
+
+
+def test_a_server_trusting_a_wider_network_than_ours_is_not_believed() -> None:
+    server = ServerTrust.parse("10.0.0.0/8")  # FORWARDED_ALLOW_IPS set wider than our list
+    assert not server.believed_by(TrustedProxies.parse(["10.0.0.5"]))
+    assert server.believed_by(TrustedProxies.parse(["10.0.0.0/8"]))
+    assert not ServerTrust.parse("*").believed_by(TrustedProxies.parse(["0.0.0.0/0"]))
 
 
 def test_a_client_cannot_send_the_apps_own_address_header() -> None:
