@@ -115,10 +115,10 @@ def restore(app: Services, user: User) -> None:
         ):
             st.query_params.pop(QUERY_KEY, None)
         return
-    if st.session_state.get(_LATEST_CHECKED) or (user.is_guest and not user.id):
+    if st.session_state.get(_LATEST_CHECKED):
         return
-    st.session_state[_LATEST_CHECKED] = True
-    if st.session_state[state.CONVERSATION_ID] or state.messages():
+    st.session_state[_LATEST_CHECKED] = True  # an unsaved guest has none: checked too
+    if not user.is_saved or st.session_state[state.CONVERSATION_ID] or state.messages():
         return
     latest = app.store.list_conversations(user.id, limit=1)
     if latest:
