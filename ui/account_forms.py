@@ -25,24 +25,12 @@ from assistant.store import User
 from ui import failures, flash, identity, services
 
 MISMATCH = "The two passwords do not match."
+USERNAME_CHARS = FIELD_CHARS["username"]
+PASSWORD_CHARS = FIELD_CHARS["password"]
 #: The confirmation phrase box: the longest phrase is a username or "delete my account".
 PHRASE_CHARS = FIELD_CHARS["username"]
 #: The Account page's "Delete account" section (an expander that remembers being open).
 DELETE_SECTION = "delete_account_open"
-
-
-def _username_input() -> str:
-    return st.text_input("Username", autocomplete="username", max_chars=FIELD_CHARS["username"])
-
-
-def _password_input(label: str, autocomplete: str, help: str | None = None) -> str:
-    return st.text_input(
-        label,
-        type="password",
-        autocomplete=autocomplete,
-        max_chars=FIELD_CHARS["password"],
-        help=help,
-    )
 
 
 def has_password(user: User) -> bool:
@@ -58,8 +46,13 @@ def _welcome(signed: SignedIn, sentence: str) -> None:
 
 def sign_in_form() -> None:
     with st.form("sign_in"):
-        username = _username_input()
-        password = _password_input("Password", "current-password")
+        username = st.text_input("Username", autocomplete="username", max_chars=USERNAME_CHARS)
+        password = st.text_input(
+            "Password",
+            type="password",
+            autocomplete="current-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     if not submitted:
         return
@@ -79,13 +72,20 @@ def sign_in_form() -> None:
 
 def register_form() -> None:
     with st.form("register"):
-        username = _username_input()
-        password = _password_input(
+        username = st.text_input("Username", autocomplete="username", max_chars=USERNAME_CHARS)
+        password = st.text_input(
             "Password",
-            "new-password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
             help="At least 8 characters; a few unrelated words make a strong one.",
         )
-        confirm = _password_input("Confirm password", "new-password")
+        confirm = st.text_input(
+            "Confirm password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button(
             "Create account", type="primary", icon=":material/person_add:"
         )
@@ -114,9 +114,21 @@ def single_sign_on_button() -> None:
 
 def change_password_form() -> None:
     with st.form("change_password", clear_on_submit=True):
-        current = _password_input("Current password", "current-password")
-        new = _password_input("New password", "new-password")
-        confirm = _password_input("Confirm new password", "new-password")
+        current = st.text_input(
+            "Current password",
+            type="password",
+            autocomplete="current-password",
+            max_chars=PASSWORD_CHARS,
+        )
+        new = st.text_input(
+            "New password", type="password", autocomplete="new-password", max_chars=PASSWORD_CHARS
+        )
+        confirm = st.text_input(
+            "Confirm new password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button("Change password", icon=":material/password:")
     if not submitted:
         return
@@ -163,7 +175,12 @@ def delete_account_form(user: User) -> None:
         typed = st.text_input(f"Type `{shown}` to confirm", max_chars=PHRASE_CHARS)
         password = ""
         if has_password(user):
-            password = _password_input("Password", "current-password")
+            password = st.text_input(
+                "Password",
+                type="password",
+                autocomplete="current-password",
+                max_chars=PASSWORD_CHARS,
+            )
         submitted = st.form_submit_button(
             "Delete my account", type="primary", icon=":material/delete_forever:"
         )
