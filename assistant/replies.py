@@ -42,6 +42,10 @@ CHECKPOINT_EVERY = 1.0
 HEARTBEAT_EVERY = 5.0
 
 
+class RestartingError(AssistantError):
+    sentence = "The server is restarting. Please send your message again in a moment."
+
+
 class ReplyKeeper(Protocol):
     """Where a reply is kept while it streams and once it has ended."""
 
@@ -271,13 +275,16 @@ class Replies:
         self._beating = False
         self._closed = False
 
+    def check_open(self) -> None:
+        """Raise `RestartingError` once the process has begun to stop (see `drain`)."""
+        if self._closed:
+            raise RestartingError()
+
     def start(self, job: ReplyJob) -> ReplyTask:
         """Start producing a reply now, or after the conversation's running replies."""
         with self._lock:
             if self._closed:
-                raise AssistantError(
-                    "The server is restarting. Please send your message again in a moment."
-                )
+                raise RestartingError()
             earlier = [
                 task
                 for task in self._tasks.values()
@@ -372,4 +379,5 @@ __all__ = [
     "ReplyJob",
     "ReplyKeeper",
     "ReplyTask",
+    "RestartingError",
 ]

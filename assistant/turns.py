@@ -114,6 +114,7 @@ class Turns:
         reads its context from the store when its turn comes.
         """
         check_turn(text, len(images))
+        self.replies.check_open()  # before anything is written: nothing is left half-done
         started = self.store.start_turn(
             NewTurn(
                 owner_id,
@@ -150,6 +151,7 @@ class Turns:
         self, owner_id: int, conversation_id: str, reply_id: str, *, role: Role, model: str
     ) -> Sent:
         """A new version of a reply (also "Retry" after an error); the old one is kept."""
+        self.replies.check_open()
         self.replies.stop_conversation(owner_id, conversation_id)
         started = self.store.revise_turn(
             owner_id, reply_id, text=None, role_id=role.id, model=model
@@ -170,6 +172,7 @@ class Turns:
         """Send an edited copy of one of the user's messages, earlier ones included: the turns
         after it become an earlier version. Refused edits (blank, too long) change nothing."""
         check_text(text, has_images=has_images)
+        self.replies.check_open()
         self.replies.stop_conversation(owner_id, conversation_id)
         started = self.store.revise_turn(
             owner_id,
@@ -186,6 +189,7 @@ class Turns:
     ) -> ReplyTask:
         """Ask the model that wrote a stopped (or cut) reply to carry on from where it ended;
         the new text is appended to the same reply."""
+        self.replies.check_open()
         if self.replies.in_conversation(owner_id, conversation_id):
             raise InputError("Wait for the current reply to finish, or stop it, first.")
         resumed = self.store.resume_reply(owner_id, reply_id)

@@ -18,7 +18,6 @@ import streamlit as st
 from assistant.context import ChatTurn
 from assistant.errors import AssistantError
 from assistant.images import PreparedImage
-from assistant.limits import MAX_MESSAGE_CHARS
 from assistant.replies import ReplyTask
 from assistant.reply import Reply
 from assistant.roles import Role
@@ -68,8 +67,8 @@ class Chat:
             )
         except AssistantError as exc:
             _failed(exc)
-            if len(text) > MAX_MESSAGE_CHARS:
-                give_back(text)  # refused as too long: nothing typed is lost
+            if text.strip():
+                give_back(text)  # not sent: nothing typed is lost
             return False
         if sent.conversation_id != st.session_state[state.CONVERSATION_ID]:
             st.session_state.pop(state.CHATS, None)  # a new conversation for the sidebar list
@@ -159,7 +158,7 @@ class Chat:
 
 
 def give_back(text: str) -> None:
-    """Show a refused message again, in a box where it can be shortened and sent."""
+    """Show a message that was not sent again, in a box where it can be changed and resent."""
     st.session_state[state.RETURNED] = text
     st.session_state[state.RETURNED_BOX] = text
 

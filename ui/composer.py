@@ -34,10 +34,12 @@ def draw_returned() -> None:
     if not st.session_state[state.RETURNED]:
         return
     with st.form("returned_message"):
-        st.caption(
-            f"Your message was not sent: the limit is {MAX_MESSAGE_CHARS:,} characters. "
-            "Here it is, whole, to shorten or split:"
-        )
+        text = st.session_state[state.RETURNED]
+        if len(text) > MAX_MESSAGE_CHARS:
+            why = f"the limit is {MAX_MESSAGE_CHARS:,} characters. Here it is, whole, to shorten"
+        else:
+            why = "the reason is above. Here it is, to send again"
+        st.caption(f"Your message was not sent: {why}:")
         st.text_area("Your message", key=state.RETURNED_BOX, height=200)
         send, discard = st.columns(2)
         send.form_submit_button(
