@@ -19,6 +19,7 @@ died (no heartbeat) from one that is waiting for a slow first token.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -100,6 +101,7 @@ class ReplyTask:
         self._version = 0
         self._done = False
         self.cancel = Cancellation()
+        self._listeners: list[Callable[[], object]] = []
         self.started_at = time.monotonic()
         self.last_watched = self.started_at
         self._thread = threading.Thread(target=self._run, name="reply", daemon=True)
@@ -132,6 +134,31 @@ class ReplyTask:
                 self._cond.wait(timeout)
             return self._version
 
+    def add_listener(self, listener: Callable[[], object]) -> None:
+        """Call `listener()` after every change a watcher could see and once when the task
+        ends (at once, if it has already ended). It runs on the task's thread, so it must be
+        quick and must not block: an event loop's watcher hands itself a wake-up
+        (`loop.call_soon_threadsafe`) instead of waiting on a thread of its own."""
+        with self._cond:
+            ended = self._done
+            if not ended:
+                self._listeners.append(listener)
+        if ended:
+            listener()
+
+    def remove_listener(self, listener: Callable[[], object]) -> None:
+        with self._cond, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        with self._cond:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a watcher's bug must not end the reply
+                log.exception("reply %s: a listener failed", self.reply_id)
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the reply to end and be kept; True when it has."""
         self._thread.join(timeout)
@@ -142,6 +169,7 @@ class ReplyTask:
         self.cancel.cancel()
         with self._cond:
             self._cond.notify_all()
+        self._notify()
 
     # -- the task's thread ---------------------------------------------------------------------
 
@@ -161,6 +189,9 @@ class ReplyTask:
                 self._done = True
                 self._version += 1
                 self._cond.notify_all()
+            self._notify()
+            with self._cond:
+                self._listeners.clear()
             self._replies._finished(self)
             self._ended()
 
@@ -217,8 +248,11 @@ class ReplyTask:
             change(self._reply)
             after = self._reply.status, len(self._reply.text), len(self._reply.reasoning)
             self._version += 1
-            if before != after:
+            changed = before != after
+            if changed:
                 self._cond.notify_all()
+        if changed:
+            self._notify()
 
     def _keep(self) -> None:
         keeper = self.job.keeper
