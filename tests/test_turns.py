@@ -261,3 +261,19 @@ def test_stop_before_the_first_token_hangs_up_at_once(
     assert fake.wait_for_disconnect(timeout=2)  # the scenario would otherwise wait 60 s
     assert task.done
     assert store.get_message(owner, task.reply_id).status == "stopped"
+
+
+def test_listeners_hear_the_reply_grow_and_end_and_a_late_one_is_called_at_once(
+    turns: Turns, fake: FakeOpenRouter, owner: int
+) -> None:
+    fake.queue(reply(" ".join(f"w{i}" for i in range(20)), tokens_per_second=200))
+    sent = turns.send(owner, None, "Count", role=ROLE, model=TEXT_MODEL)
+    heard: list[tuple[str, bool]] = []
+    sent.task.add_listener(lambda: heard.append((sent.task.snapshot()[1].text, sent.task.done)))
+    assert sent.task.join(10)
+    texts = [text for text, _ in heard]
+    assert len(set(texts)) > 2 and texts == sorted(texts, key=len)  # it grew, change by change
+    assert heard[-1] == (" ".join(f"w{i}" for i in range(20)), True)
+    late: list[int] = []
+    sent.task.add_listener(lambda: late.append(1))
+    assert late == [1]
