@@ -1,0 +1,283 @@
+"""Rows behind personal API keys: the keys, the streams they hold, the threads they continue.
+
+No hashing and no policy here: `assistant.api_keys` makes tokens, hashes them and decides the
+limits, and passes the time in. Every read and write of a key names its owner, except the two
+that start from a secret (the token's hash) and the operator's revoke-by-id.
+
+Admission (`admit`) is one write transaction that locks the key's row first (`FOR UPDATE` on
+PostgreSQL; SQLite has one writer anyway), so two requests of one key arriving together on two
+replicas cannot both take the last stream or the last request of the minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assistant.store import models as m
+from assistant.store.database import Database
+from assistant.store.messages import upsert
+from assistant.store.records import User
+from assistant.store.users import user_record
+
+
+class PublicIdTakenError(Exception):
+    """Internal: a new key's random public id collided; `assistant.api_keys` draws another."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str  # the public id
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    requests_per_window: int
+    window: timedelta
+    streams: int
+    stream_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request let in: whose key it is, and the stream it holds (None when it takes none)."""
+
+    key_id: str
+    user: User
+    stream_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why a request was not let in: "key" (unknown, revoked, or its owner is gone),
+    "requests" or "streams" (over a limit; `retry_after` seconds until one frees up, when
+    known)."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+def _record(row: m.ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(row.public_id, row.label, row.created_at, row.last_used_at, row.revoked_at)
+
+
+class ApiKeyStore:
+    """Reached as `Store.api_keys`; used by `assistant.api_keys`, not by pages or routes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def create(
+        self, owner_id: int, public_id: str, token_hash: str, label: str, now: datetime
+    ) -> ApiKeyRecord:
+        def work(session: Session) -> ApiKeyRecord:
+            row = m.ApiKey(
+                public_id=public_id,
+                owner_id=owner_id,
+                token_hash=token_hash,
+                label=label,
+                created_at=now,
+                window_requests=0,
+            )
+            session.add(row)
+            session.flush()
+            return _record(row)
+
+        try:
+            return self._db.write(work)
+        except IntegrityError as error:
+            raise PublicIdTakenError() from error
+
+    def count_active(self, owner_id: int) -> int:
+        return self._db.read(
+            lambda s: int(
+                s.execute(
+                    select(func.count())
+                    .select_from(m.ApiKey)
+                    .where(m.ApiKey.owner_id == owner_id, m.ApiKey.revoked_at.is_(None))
+                ).scalar_one()
+            )
+        )
+
+    def list_keys(self, owner_id: int) -> list[ApiKeyRecord]:
+        """The owner's keys, newest first, revoked ones included."""
+        return self._db.read(
+            lambda s: [
+                _record(row)
+                for row in s.execute(
+                    select(m.ApiKey)
+                    .where(m.ApiKey.owner_id == owner_id)
+                    .order_by(m.ApiKey.id.desc())
+                ).scalars()
+            ]
+        )
+
+    def revoke(self, public_id: str, now: datetime, *, owner_id: int | None) -> bool:
+        """Revoke a key of `owner_id` (None: any owner's, for operators); False if there is no
+        such active key."""
+        statement = update(m.ApiKey).where(
+            m.ApiKey.public_id == public_id, m.ApiKey.revoked_at.is_(None)
+        )
+        if owner_id is not None:
+            statement = statement.where(m.ApiKey.owner_id == owner_id)
+        revoked: int = self._db.write(
+            lambda s: s.connection().execute(statement.values(revoked_at=now)).rowcount
+        )
+        return revoked > 0
+
+    def inactive_among(self, public_ids: Sequence[str]) -> set[str]:
+        """Those of `public_ids` that are revoked or gone (their owner deleted the account)."""
+        wanted = set(public_ids)
+        if not wanted:
+            return set()
+        active = self._db.read(
+            lambda s: set(
+                s.execute(
+                    select(m.ApiKey.public_id).where(
+                        m.ApiKey.public_id.in_(wanted), m.ApiKey.revoked_at.is_(None)
+                    )
+                ).scalars()
+            )
+        )
+        return wanted - active
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def admit(
+        self, token_hash: str, now: datetime, limits: Limits, *, take_stream: bool
+    ) -> Admitted | Refused:
+        """Let a request in, or say why not, in one write (see the module docstring).
+
+        A request that is let in is counted in its key's window (and takes a stream when asked);
+        a refused one changes nothing, so a client waiting out a limit does not extend it."""
+
+        def work(session: Session) -> Admitted | Refused:
+            found = session.execute(
+                select(m.ApiKey, m.User)
+                .join(m.User, m.User.id == m.ApiKey.owner_id)
+                .where(m.ApiKey.token_hash == token_hash)
+                .with_for_update(of=m.ApiKey)
+            ).first()
+            if found is None:
+                return Refused("key")
+            key, owner = found
+            if key.revoked_at is not None or owner.is_guest:
+                return Refused("key")
+            started = key.window_started_at
+            if started is None or now - started >= limits.window:
+                started, used = now, 0
+            else:
+                used = key.window_requests
+            if used >= limits.requests_per_window:
+                return Refused("requests", (started + limits.window - now).total_seconds())
+            stream_id = None
+            if take_stream:
+                stream_id = self._take_stream(session, key.id, now, limits)
+                if stream_id is None:
+                    return Refused("streams")
+            key.window_started_at = started
+            key.window_requests = used + 1
+            key.last_used_at = now
+            return Admitted(key.public_id, user_record(owner), stream_id)
+
+        return self._db.write(work)
+
+    @staticmethod
+    def _take_stream(session: Session, key_id: int, now: datetime, limits: Limits) -> int | None:
+        session.execute(
+            delete(m.ApiStream).where(m.ApiStream.key_id == key_id, m.ApiStream.expires_at <= now)
+        )
+        live = session.execute(
+            select(func.count()).select_from(m.ApiStream).where(m.ApiStream.key_id == key_id)
+        ).scalar_one()
+        if live >= limits.streams:
+            return None
+        row = m.ApiStream(key_id=key_id, expires_at=now + limits.stream_ttl)
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def release(self, stream_ids: Sequence[int]) -> None:
+        if stream_ids:
+            self._db.write(
+                lambda s: s.execute(delete(m.ApiStream).where(m.ApiStream.id.in_(stream_ids)))
+            )
+
+    def renew(self, stream_ids: Sequence[int], expires_at: datetime) -> None:
+        if stream_ids:
+            self._db.write(
+                lambda s: s.execute(
+                    update(m.ApiStream)
+                    .where(m.ApiStream.id.in_(stream_ids))
+                    .values(expires_at=expires_at)
+                )
+            )
+
+    # -- threads -----------------------------------------------------------------------------
+
+    def thread_conversation(self, owner_id: int, digest: str) -> str | None:
+        """The public id of the owner's conversation that the turns with `digest` live in."""
+        return self._db.read(
+            lambda s: s.execute(
+                select(m.Conversation.public_id)
+                .join(m.ApiThread, m.ApiThread.conversation_id == m.Conversation.id)
+                .where(
+                    m.ApiThread.owner_id == owner_id,
+                    m.ApiThread.digest == digest,
+                    m.Conversation.owner_id == owner_id,
+                )
+            ).scalar_one_or_none()
+        )
+
+    def remember_thread(
+        self, owner_id: int, digest: str, conversation_id: str, now: datetime
+    ) -> bool:
+        """Record that the turns with `digest` are stored in the owner's `conversation_id`;
+        False when that conversation is not the owner's (or no longer exists)."""
+
+        def work(session: Session) -> bool:
+            conversation = session.execute(
+                select(m.Conversation.id).where(
+                    m.Conversation.public_id == conversation_id,
+                    m.Conversation.owner_id == owner_id,
+                )
+            ).scalar_one_or_none()
+            if conversation is None:
+                return False
+            insert = upsert(session, m.ApiThread).values(
+                owner_id=owner_id, digest=digest, conversation_id=conversation, created_at=now
+            )
+            session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[m.ApiThread.owner_id, m.ApiThread.digest],
+                    set_={"conversation_id": conversation, "created_at": now},
+                )
+            )
+            return True
+
+        return self._db.write(work)
+
+
+__all__ = [
+    "Admitted",
+    "ApiKeyRecord",
+    "ApiKeyStore",
+    "Limits",
+    "PublicIdTakenError",
+    "Refused",
+]
