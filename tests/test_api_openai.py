@@ -431,3 +431,24 @@ def test_a_slow_first_token_that_times_out_is_a_504(
                 model=SHAPED, messages=[{"role": "user", "content": "Hi"}], stream=True
             )
         assert caught.value.status_code == 504
+
+
+def test_a_client_that_gives_up_waiting_for_a_whole_reply_stops_it(
+    api: Replica, fake: FakeOpenRouter, ada: Member
+) -> None:
+    fake.set_model_scenario(FALLBACK_MODEL, long_reply(400, tokens_per_second=100))
+    body = {"model": SHAPED, "messages": [{"role": "user", "content": "Take your time"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{api.base_url}/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {ada.key}"},
+            timeout=httpx.Timeout(30, read=0.5),
+        )
+    assert fake.wait_for_disconnect(timeout=5)
+    (conversation,) = api.services.store.list_conversations(ada.user.id)
+    deadline = time.monotonic() + 5
+    while api.texts(ada.user, conversation.id)[-1][2] == "streaming":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert api.texts(ada.user, conversation.id)[-1][2] == "stopped"

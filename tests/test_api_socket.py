@@ -222,3 +222,33 @@ def test_bad_messages_get_a_sentence_and_the_socket_stays_open(api: Replica, ada
         assert api.services.store.list_conversations(ada.user.id) == []
 
     run(talk)
+
+
+def test_a_socket_is_held_to_its_keys_limits(fake: FakeOpenRouter, database_url: str) -> None:
+    from tests.api_harness import replica, settings_for
+
+    fake.set_model_scenario(FALLBACK_MODEL, long_reply(300, tokens_per_second=100))
+    with replica(settings_for(fake, database_url, api_streams=1)) as api:
+        ada = api.member("ada")
+
+        async def talk() -> None:
+            async with connect(api, ada) as socket:
+                await socket.next()
+                await socket.send(type="send", ref="one", model=SHAPED, text="Long")
+                accepted = await socket.next()
+                await socket.send(type="send", ref="two", text="Another")
+                refused = await socket.until("error")
+                assert refused[-1]["ref"] == "two" and refused[-1]["status"] == 429
+                assert refused[-1]["retry_after"] >= 1
+                assert "1 reply running" in refused[-1]["message"]
+                await socket.send(type="stop", reply_id=accepted["reply_id"])
+                await socket.until("done")
+                for _ in range(50):  # the slot is given back once the reply has been kept
+                    await socket.send(type="send", ref="three", text="Now")
+                    answer = await socket.next()
+                    if answer["type"] == "accepted":
+                        break
+                    await asyncio.sleep(0.05)
+                assert text_of(await socket.until("done")) == "Echo: Now"
+
+        run(talk)
