@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from assistant.interpreter import share_fairly
 from assistant.replies import ReplyTask
 from assistant.services import Services, shared
 from assistant.settings import Settings
@@ -34,6 +35,7 @@ class ApiContext:
         self._settings = settings
         self._services = services
         self._streams: OpenStreams | None = None
+        self._serving = False
         self._lock: asyncio.Lock | None = None
         #: Reply id -> how many sockets of this process follow it (see `server.chat_socket`).
         self._followers: dict[str, int] = {}
@@ -46,6 +48,9 @@ class ApiContext:
     async def ready(self) -> Services:
         """The services, built at the first call (in a worker thread: it migrates the
         database and may start the bundled model)."""
+        if not self._serving:
+            self._serving = True
+            share_fairly()  # the reply threads of many streams need it (assistant.interpreter)
         if self._services is None:
             if self._lock is None:
                 self._lock = asyncio.Lock()
