@@ -42,17 +42,26 @@ RENEW_EVERY = 20.0
 
 
 class TaskWatch:
-    """Wake-ups from a reply task, on an event loop (see the module docstring)."""
+    """Wake-ups from a reply task, on an event loop (see the module docstring).
+
+    The task's thread only marks the watch dirty, and hands the loop a wake-up only while the
+    watcher is actually waiting: a stream that is gathering text for its next event costs no
+    wake-up per token. The flags are read and written under the GIL, each by one side only
+    except `_dirty`; whichever side comes second sees the other's write, so a change is never
+    missed (at worst the watcher wakes once for nothing)."""
 
     def __init__(self, task: ReplyTask, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._task = task
         self._loop = loop or asyncio.get_running_loop()
         self._event = asyncio.Event()
+        self._dirty = False
+        self._waiting = False
         self._pending = False
         task.add_listener(self._poke)
 
     def _poke(self) -> None:  # on the task's thread
-        if self._pending:
+        self._dirty = True
+        if not self._waiting or self._pending:
             return
         self._pending = True
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is watching
@@ -64,9 +73,15 @@ class TaskWatch:
 
     async def changed(self, timeout: float | None = None) -> None:
         """Return after the next change (or `timeout`); changes since the last call count."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
-        self._event.clear()
+        self._waiting = True
+        try:
+            if not self._dirty:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), timeout)
+        finally:
+            self._waiting = False
+            self._dirty = False
+            self._event.clear()
 
     def close(self) -> None:
         self._task.remove_listener(self._poke)
