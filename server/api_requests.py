@@ -148,6 +148,8 @@ def decode_json(body: bytes) -> dict[str, Any]:
     """The request body as a JSON object; InputError says what is wrong with it."""
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise InputError("The request body is nested too deeply to be a chat request.") from None
     except (UnicodeDecodeError, ValueError):
         raise InputError(
             "The request body is not valid JSON. Send a JSON object such as "

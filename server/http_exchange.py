@@ -135,7 +135,10 @@ class Exchange:
     async def write(self, data: bytes) -> None:
         if self._gzip is not None:
             data = self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
-        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        try:
+            await self._send({"type": "http.response.body", "body": data, "more_body": True})
+        except OSError:  # the client left between two events (uvicorn's ClientDisconnected)
+            self.gone.set()
 
     async def end(self) -> None:
         tail = self._gzip.flush(zlib.Z_FINISH) if self._gzip is not None else b""

@@ -301,6 +301,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     [
         (b'{"model": "gadget", "messages": [', 400, "not valid JSON"),
         (b'["model", "gadget"]', 400, "must be a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
         (b'{"model": "gadget"}', 400, "'messages' is required"),
         (b'{"model": "gadget", "messages": []}', 400, "'messages' is required"),
         (b'{"messages": [{"role": "user", "content": "Hi"}]}', 400, "'model' is required"),
