@@ -6,7 +6,8 @@ a thread owned by the process calls the model, applies the events to a `Reply`, 
 through its `ReplyKeeper` (the store, for the app and the API) and finalises it however it
 ends. Any number of watchers (a page run, a second tab, an API stream, the terminal client)
 read snapshots and wait for changes; a watcher that goes away changes nothing. Only `stop()`
-ends a reply early, or, when `unwatched_after` is set, nobody watching it for that long.
+ends a reply early, or, when `unwatched_after` is set, nobody watching it for that long (a
+listener, such as an API stream's, counts as watching).
 
 Replies of one conversation run one after the other: a message typed while a reply streams is
 stored at once, and its reply starts when the earlier ones have ended (its context is then read
@@ -133,6 +134,11 @@ class ReplyTask:
             if self._version == seen and not self._done:
                 self._cond.wait(timeout)
             return self._version
+
+    def unwatched_for(self, now: float) -> float:
+        """Seconds since a watcher last looked; 0 while a listener follows the reply."""
+        with self._cond:
+            return 0.0 if self._listeners else now - self.last_watched
 
     def add_listener(self, listener: Callable[[], object]) -> None:
         """Call `listener()` after every change a watcher could see and once when the task
@@ -383,7 +389,7 @@ class Replies:
             now = time.monotonic()
             if self.unwatched_after is not None:
                 for task in tasks:
-                    if now - task.last_watched > self.unwatched_after:
+                    if task.unwatched_for(now) > self.unwatched_after:
                         log.info("stopping reply %s: nobody is watching it", task.reply_id)
                         task.stop()
             ids = [ids for task in tasks if (ids := _beat_ids(task)) is not None]

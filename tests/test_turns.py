@@ -277,3 +277,19 @@ def test_listeners_hear_the_reply_grow_and_end_and_a_late_one_is_called_at_once(
     late: list[int] = []
     sent.task.add_listener(lambda: late.append(1))
     assert late == [1]
+
+
+def test_a_reply_a_listener_follows_counts_as_watched(
+    fake: FakeOpenRouter, store: Store, owner: int
+) -> None:
+    """An API stream follows its reply through a listener, not by polling it: a slow first
+    token must not look like a reply nobody watches."""
+    settings = Settings(
+        api_key="sk-or-v1-test", base_url=fake.url, fallback_models=(), max_retries=0
+    )
+    replies = Replies(Assistant(settings), store, heartbeat_every=0.1, unwatched_after=0.3)
+    fake.queue(reply("Late but wanted", first_token_delay=1.0))
+    task = Turns(store, replies).send(owner, None, "slow", role=ROLE, model=TEXT_MODEL).task
+    task.add_listener(lambda: None)
+    assert task.join(10)
+    assert store.get_message(owner, task.reply_id).status == "complete"
