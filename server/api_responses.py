@@ -179,6 +179,11 @@ def reply_error(reply: Reply, **extra: Any) -> tuple[int, dict[str, Any]]:
     return status, error_object(reply.error or str(AssistantError()), error_type, code, **extra)
 
 
+def _compact(value: Any) -> str:
+    """JSON without the spaces after separators: they would be a few percent of every event."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class ChunkWriter:
     """Builds one stream's SSE events; the envelope is encoded once, the deltas per event."""
 
@@ -201,7 +206,7 @@ class ChunkWriter:
     def _choice(self, delta: dict[str, Any], finish_reason: str | None) -> str:
         return (
             '[{"index":0,"delta":'
-            + json.dumps(delta, ensure_ascii=False)
+            + _compact(delta)
             + ',"logprobs":null,"finish_reason":'
             + json.dumps(finish_reason)
             + "}]"
@@ -223,17 +228,17 @@ class ChunkWriter:
     def finish(self, reply: Reply) -> bytes:
         events = self._event(self._choice({}, reply.finish_reason or "stop"), self._tail)
         if self.include_usage:
-            usage = json.dumps(usage_of(reply) or usage_of(Reply(usage=Usage())))
+            usage = _compact(usage_of(reply) or usage_of(Reply(usage=Usage())))
             events += self._event("[]", f',"usage":{usage}}}')
         return events + b"data: [DONE]\n\n"
 
     def error(self, reply: Reply) -> bytes:
         _, body = reply_error(reply)
-        return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+        return b"data: " + _compact(body).encode() + b"\n\n"
 
     def error_sentence(self, sentence: str, code: str) -> bytes:
         body = error_object(sentence, _INVALID, code)
-        return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+        return b"data: " + _compact(body).encode() + b"\n\n"
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -103,7 +103,7 @@ async def updates(
     text_from: int = 0,
     reasoning_from: int = 0,
     flush_every: float = FLUSH_EVERY,
-) -> AsyncIterator[Update]:
+) -> AsyncGenerator[Update, None]:
     """Batches of a reply's new text until the task has ended (the last one is `done`).
 
     `text_from` / `reasoning_from`: what the watcher has already seen."""

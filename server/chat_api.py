@@ -56,6 +56,11 @@ from server.http_exchange import Exchange
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
+#: Seconds a stream waits for the model's first text before it begins without it (see
+#: `Completions._stream`); proxies commonly give up on a silent response after 60 s.
+HOLD_HEADERS = 10.0
+#: Seconds of silence after which a stream sends a keep-alive comment.
+KEEPALIVE_EVERY = 10.0
 REVOKED_SENTENCE = "The API key was revoked. The reply was stopped; what arrived is kept."
 
 
@@ -202,33 +207,56 @@ class Completions:
 
     async def _stream(self, exchange: Exchange, turn: Turn, revoked: asyncio.Event) -> None:
         """Errors before the first token are plain HTTP errors, as OpenAI's (and OpenRouter's)
-        are; the stream (and its status line) begins with the first text."""
-        first = await first_update(turn.task)
-        if exchange.gone.is_set():
-            return
-        if first.done and not (first.reply.text or first.reply.reasoning):
-            await self._complete(exchange, turn, revoked)
-            return
+        are: the stream, and its status line, begins with the first text. A model still silent
+        after `HOLD_HEADERS` gets its stream begun anyway, with keep-alive comments while it
+        thinks, so that proxies between the client and the server do not give up on it; an
+        error after that comes as an error chunk."""
+        waiting = asyncio.ensure_future(first_update(turn.task))
+        await asyncio.wait({waiting}, timeout=HOLD_HEADERS)
+        if waiting.done():
+            first = waiting.result()
+            if exchange.gone.is_set():
+                return
+            if first.done and not (first.reply.text or first.reply.reasoning):
+                await self._complete(exchange, turn, revoked)
+                return
+        else:
+            waiting.cancel()
         conversation_id = turn.sent.conversation_id
+        _, now = turn.task.snapshot()
         writer = responses.ChunkWriter(
-            turn.task.reply_id, turn.name(first.reply), include_usage=turn.request.include_usage
+            turn.task.reply_id, turn.name(now), include_usage=turn.request.include_usage
         )
         await exchange.start_stream({"X-Conversation-Id": conversation_id})
         await exchange.write(writer.first(conversation_id))
-        async for update in updates(turn.task):
-            if exchange.gone.is_set():
-                return
-            if update.text or update.reasoning:
-                await exchange.write(writer.delta(update.text, update.reasoning))
-            if update.done:
-                reply = update.reply
-                if revoked.is_set():
-                    await exchange.write(writer.error_sentence(REVOKED_SENTENCE, "revoked"))
-                elif reply.status == ReplyStatus.COMPLETE:
-                    await exchange.write(writer.finish(reply))
-                else:
-                    await exchange.write(writer.error(reply))
+        stream = updates(turn.task)
+        try:
+            while not exchange.gone.is_set():
+                step = asyncio.ensure_future(anext(stream))
+                while not (await asyncio.wait({step}, timeout=KEEPALIVE_EVERY))[0]:
+                    if exchange.gone.is_set():
+                        step.cancel()
+                        return
+                    await exchange.write(b": keep-alive\n\n")
+                try:
+                    update = step.result()
+                except StopAsyncIteration:
+                    break
+                if update.text or update.reasoning:
+                    await exchange.write(writer.delta(update.text, update.reasoning))
+                if update.done:
+                    await exchange.write(self._ending(writer, update.reply, revoked))
+        finally:
+            await stream.aclose()
         await exchange.end()
+
+    @staticmethod
+    def _ending(writer: responses.ChunkWriter, reply: Reply, revoked: asyncio.Event) -> bytes:
+        if revoked.is_set():
+            return writer.error_sentence(REVOKED_SENTENCE, "revoked")
+        if reply.status == ReplyStatus.COMPLETE:
+            return writer.finish(reply)
+        return writer.error(reply)
 
 
 async def _refuse(exchange: Exchange, error: AssistantError) -> None:

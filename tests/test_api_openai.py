@@ -453,3 +453,41 @@ def test_a_client_that_gives_up_waiting_for_a_whole_reply_stops_it(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert api.texts(ada.user, conversation.id)[-1][2] == "stopped"
+
+
+def test_a_model_slow_to_start_gets_its_stream_begun_with_keep_alives(
+    api: Replica, fake: FakeOpenRouter, ada: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxies give up on a silent response; past the hold, the stream begins and comments
+    keep it alive until the first text (which the openai package reads as usual)."""
+    from server import chat_api
+
+    monkeypatch.setattr(chat_api, "HOLD_HEADERS", 0.2)
+    monkeypatch.setattr(chat_api, "KEEPALIVE_EVERY", 0.1)
+    fake.set_model_scenario(FALLBACK_MODEL, reply("Worth the wait", first_token_delay=0.8))
+    body = {
+        "model": SHAPED,
+        "messages": [{"role": "user", "content": "Think hard"}],
+        "stream": True,
+    }
+    lines = []
+    with httpx.stream(
+        "POST",
+        f"{api.base_url}/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {ada.key}", "Accept-Encoding": "identity"},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        lines = [line for line in response.iter_lines() if line]
+    first_text = next(i for i, line in enumerate(lines) if '"content":"Worth' in line)
+    assert lines[1:first_text].count(": keep-alive") >= 3
+    assert lines[-1] == "data: [DONE]"
+
+    fake.set_model_scenario(FALLBACK_MODEL, http_error(503))  # slow, then failed: a chunk now
+    monkeypatch.setattr(chat_api, "HOLD_HEADERS", 0.0)
+    stream = client(api, ada).chat.completions.create(
+        model=SHAPED, messages=[{"role": "user", "content": "Again"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="unavailable or overloaded"):
+        list(stream)
