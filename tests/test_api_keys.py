@@ -279,3 +279,29 @@ def test_operators_create_users_and_keys_list_and_revoke_them(tmp_path: Path) ->
     nobody = operator(tmp_path, "keys", "create", "--user", "nobody")
     assert nobody.returncode == 2 and "no user named" in nobody.stderr
     assert "revoked" in operator(tmp_path, "keys", "list", "--user", "grace").stdout
+
+
+def test_requests_arriving_together_are_counted_one_by_one(store: Store, clock: FakeClock) -> None:
+    """On SQLite, admissions queued at once are written in one transaction: each still sees
+    the ones before it."""
+    ada = member(store, clock, "ada")
+    keys = ApiKeys(store, clock=clock, limits=KeyLimits(requests_per_minute=4, streams=2))
+    token = keys.create(ada).token
+    outcomes: list[str] = []
+    start = threading.Barrier(12)
+
+    def ask(stream: bool) -> None:
+        start.wait()
+        try:
+            keys.admit(token, stream=stream)
+            outcomes.append("in")
+        except KeyRateLimitedError as error:
+            outcomes.append("streams" if "running" in str(error) else "requests")
+
+    threads = [threading.Thread(target=ask, args=(i % 3 == 0,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes.count("in") == 4
+    assert store.api_keys.list_keys(ada.id)[0].last_used_at is not None

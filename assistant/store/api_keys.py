@@ -6,7 +6,10 @@ that start from a secret (the token's hash) and the operator's revoke-by-id.
 
 Admission (`admit`) is one write transaction that locks the key's row first (`FOR UPDATE` on
 PostgreSQL; SQLite has one writer anyway), so two requests of one key arriving together on two
-replicas cannot both take the last stream or the last request of the minute.
+replicas cannot both take the last stream or the last request of the minute. On SQLite the
+API's writes (admissions, streams given back, threads) queued at the same moment are committed
+together (`Database.write_grouped`): under a burst, every transaction costs far more than its
+statements, as the writer waits for the GIL between them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assistant.errors import AssistantError
 from assistant.store import models as m
 from assistant.store.database import Database
 from assistant.store.messages import upsert
@@ -68,6 +72,118 @@ class Refused:
 
     reason: str
     retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    token_hash: str
+    now: datetime
+    limits: Limits
+    take_stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    outcome: Admitted | Refused
+
+
+def _admit_all(session: Session, batch: Sequence[_Admission]) -> list[_Decided | AssistantError]:
+    """Each admission in turn, in one transaction: those of one key see each other's counts."""
+    return [_Decided(_admit(session, item)) for item in batch]
+
+
+def _admit(session: Session, item: _Admission) -> Admitted | Refused:
+    now, limits = item.now, item.limits
+    found = session.execute(
+        select(m.ApiKey, m.User)
+        .join(m.User, m.User.id == m.ApiKey.owner_id)
+        .where(m.ApiKey.token_hash == item.token_hash)
+        .with_for_update(of=m.ApiKey)
+    ).first()
+    if found is None:
+        return Refused("key")
+    key, owner = found
+    if key.revoked_at is not None or owner.is_guest:
+        return Refused("key")
+    started = key.window_started_at
+    if started is None or now - started >= limits.window:
+        started, used = now, 0
+    else:
+        used = key.window_requests
+    if used >= limits.requests_per_window:
+        return Refused("requests", (started + limits.window - now).total_seconds())
+    stream_id = None
+    if item.take_stream:
+        stream_id = _take_stream(session, key.id, now, limits)
+        if stream_id is None:
+            return Refused("streams")
+    key.window_started_at = started
+    key.window_requests = used + 1
+    key.last_used_at = now
+    session.flush()  # the next admission of this key in the batch reads these counts
+    return Admitted(key.public_id, user_record(owner), stream_id)
+
+
+def _take_stream(session: Session, key_id: int, now: datetime, limits: Limits) -> int | None:
+    session.execute(
+        delete(m.ApiStream).where(m.ApiStream.key_id == key_id, m.ApiStream.expires_at <= now)
+    )
+    live = session.execute(
+        select(func.count()).select_from(m.ApiStream).where(m.ApiStream.key_id == key_id)
+    ).scalar_one()
+    if live >= limits.streams:
+        return None
+    row = m.ApiStream(key_id=key_id, expires_at=now + limits.stream_ttl)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _release_all(session: Session, batch: Sequence[tuple[int, ...]]) -> list[AssistantError | None]:
+    ids = sorted({stream_id for stream_ids in batch for stream_id in stream_ids})
+    session.execute(delete(m.ApiStream).where(m.ApiStream.id.in_(ids)))
+    return [None] * len(batch)
+
+
+@dataclass(frozen=True, slots=True)
+class _Thread:
+    owner_id: int
+    digest: str
+    conversation_id: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    outcome: bool
+
+
+def _remember_all(session: Session, batch: Sequence[_Thread]) -> list[_Remembered | AssistantError]:
+    return [_Remembered(_remember(session, item)) for item in batch]
+
+
+def _remember(session: Session, item: _Thread) -> bool:
+    conversation = session.execute(
+        select(m.Conversation.id).where(
+            m.Conversation.public_id == item.conversation_id,
+            m.Conversation.owner_id == item.owner_id,
+        )
+    ).scalar_one_or_none()
+    if conversation is None:
+        return False
+    insert = upsert(session, m.ApiThread).values(
+        owner_id=item.owner_id,
+        digest=item.digest,
+        conversation_id=conversation,
+        created_at=item.now,
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[m.ApiThread.owner_id, m.ApiThread.digest],
+            set_={"conversation_id": conversation, "created_at": item.now},
+        )
+    )
+    return True
 
 
 def _record(row: m.ApiKey) -> ApiKeyRecord:
@@ -164,59 +280,16 @@ class ApiKeyStore:
         """Let a request in, or say why not, in one write (see the module docstring).
 
         A request that is let in is counted in its key's window (and takes a stream when asked);
-        a refused one changes nothing, so a client waiting out a limit does not extend it."""
-
-        def work(session: Session) -> Admitted | Refused:
-            found = session.execute(
-                select(m.ApiKey, m.User)
-                .join(m.User, m.User.id == m.ApiKey.owner_id)
-                .where(m.ApiKey.token_hash == token_hash)
-                .with_for_update(of=m.ApiKey)
-            ).first()
-            if found is None:
-                return Refused("key")
-            key, owner = found
-            if key.revoked_at is not None or owner.is_guest:
-                return Refused("key")
-            started = key.window_started_at
-            if started is None or now - started >= limits.window:
-                started, used = now, 0
-            else:
-                used = key.window_requests
-            if used >= limits.requests_per_window:
-                return Refused("requests", (started + limits.window - now).total_seconds())
-            stream_id = None
-            if take_stream:
-                stream_id = self._take_stream(session, key.id, now, limits)
-                if stream_id is None:
-                    return Refused("streams")
-            key.window_started_at = started
-            key.window_requests = used + 1
-            key.last_used_at = now
-            return Admitted(key.public_id, user_record(owner), stream_id)
-
-        return self._db.write(work)
-
-    @staticmethod
-    def _take_stream(session: Session, key_id: int, now: datetime, limits: Limits) -> int | None:
-        session.execute(
-            delete(m.ApiStream).where(m.ApiStream.key_id == key_id, m.ApiStream.expires_at <= now)
-        )
-        live = session.execute(
-            select(func.count()).select_from(m.ApiStream).where(m.ApiStream.key_id == key_id)
-        ).scalar_one()
-        if live >= limits.streams:
-            return None
-        row = m.ApiStream(key_id=key_id, expires_at=now + limits.stream_ttl)
-        session.add(row)
-        session.flush()
-        return row.id
+        a refused one changes nothing, so a client waiting out a limit does not extend it.
+        Admissions queued at the same moment on SQLite are written together (group commit):
+        a burst of requests costs a few transactions, not one each."""
+        item = _Admission(token_hash, now, limits, take_stream)
+        return self._db.write_grouped("api_admit", item, _admit_all).outcome
 
     def release(self, stream_ids: Sequence[int]) -> None:
+        """Give streams back (grouped with others queued at once on SQLite, like `admit`)."""
         if stream_ids:
-            self._db.write(
-                lambda s: s.execute(delete(m.ApiStream).where(m.ApiStream.id.in_(stream_ids)))
-            )
+            self._db.write_grouped("api_release", tuple(stream_ids), _release_all)
 
     def renew(self, stream_ids: Sequence[int], expires_at: datetime) -> None:
         if stream_ids:
@@ -250,27 +323,8 @@ class ApiKeyStore:
         """Record that the turns with `digest` are stored in the owner's `conversation_id`;
         False when that conversation is not the owner's (or no longer exists)."""
 
-        def work(session: Session) -> bool:
-            conversation = session.execute(
-                select(m.Conversation.id).where(
-                    m.Conversation.public_id == conversation_id,
-                    m.Conversation.owner_id == owner_id,
-                )
-            ).scalar_one_or_none()
-            if conversation is None:
-                return False
-            insert = upsert(session, m.ApiThread).values(
-                owner_id=owner_id, digest=digest, conversation_id=conversation, created_at=now
-            )
-            session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[m.ApiThread.owner_id, m.ApiThread.digest],
-                    set_={"conversation_id": conversation, "created_at": now},
-                )
-            )
-            return True
-
-        return self._db.write(work)
+        item = _Thread(owner_id, digest, conversation_id, now)
+        return self._db.write_grouped("api_thread", item, _remember_all).outcome
 
 
 __all__ = [
