@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,50 +93,56 @@ def _admit_all(session: Session, batch: Sequence[_Admission]) -> list[_Decided |
 
 
 def _admit(session: Session, item: _Admission) -> Admitted | Refused:
+    """One admission in plain statements (no ORM objects: this runs before every API turn's
+    model call): lock and read the key with its owner, count the live streams, then write."""
     now, limits = item.now, item.limits
+    key = m.ApiKey.__table__.c
     found = session.execute(
-        select(m.ApiKey, m.User)
-        .join(m.User, m.User.id == m.ApiKey.owner_id)
-        .where(m.ApiKey.token_hash == item.token_hash)
-        .with_for_update(of=m.ApiKey)
+        select(key.id, key.public_id, key.revoked_at, key.window_started_at)
+        .add_columns(key.window_requests, m.User)
+        .join(m.User, m.User.id == key.owner_id)
+        .where(key.token_hash == item.token_hash)
+        .with_for_update(of=m.ApiKey.__table__)
     ).first()
     if found is None:
         return Refused("key")
-    key, owner = found
-    if key.revoked_at is not None or owner.is_guest:
+    key_id, public_id, revoked_at, started, used, owner = found
+    if revoked_at is not None or owner.is_guest:
         return Refused("key")
-    started = key.window_started_at
     if started is None or now - started >= limits.window:
         started, used = now, 0
-    else:
-        used = key.window_requests
     if used >= limits.requests_per_window:
         return Refused("requests", (started + limits.window - now).total_seconds())
     stream_id = None
     if item.take_stream:
-        stream_id = _take_stream(session, key.id, now, limits)
+        stream_id = _take_stream(session, key_id, now, limits)
         if stream_id is None:
             return Refused("streams")
-    key.window_started_at = started
-    key.window_requests = used + 1
-    key.last_used_at = now
-    session.flush()  # the next admission of this key in the batch reads these counts
-    return Admitted(key.public_id, user_record(owner), stream_id)
+    session.execute(
+        update(m.ApiKey)
+        .where(key.id == key_id)
+        .values(window_started_at=started, window_requests=used + 1, last_used_at=now)
+    )
+    return Admitted(public_id, user_record(owner), stream_id)
 
 
 def _take_stream(session: Session, key_id: int, now: datetime, limits: Limits) -> int | None:
-    session.execute(
-        delete(m.ApiStream).where(m.ApiStream.key_id == key_id, m.ApiStream.expires_at <= now)
-    )
-    live = session.execute(
-        select(func.count()).select_from(m.ApiStream).where(m.ApiStream.key_id == key_id)
-    ).scalar_one()
-    if live >= limits.streams:
+    """A stream slot, unless the key's live ones (not expired) are at the limit; expired rows
+    (their process died) are deleted only then, off the common path."""
+    streams = m.ApiStream.__table__.c
+    live = (streams.key_id == key_id) & (streams.expires_at > now)
+    count = session.execute(select(func.count()).where(live)).scalar_one()
+    if count >= limits.streams:
+        session.execute(
+            delete(m.ApiStream).where(streams.key_id == key_id, streams.expires_at <= now)
+        )
         return None
-    row = m.ApiStream(key_id=key_id, expires_at=now + limits.stream_ttl)
-    session.add(row)
-    session.flush()
-    return row.id
+    inserted = session.execute(
+        insert(m.ApiStream)
+        .values(key_id=key_id, expires_at=now + limits.stream_ttl)
+        .returning(streams.id)
+    )
+    return int(inserted.scalar_one())
 
 
 def _release_all(session: Session, batch: Sequence[tuple[int, ...]]) -> list[AssistantError | None]:
