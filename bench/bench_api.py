@@ -16,7 +16,8 @@ a fresh SQLite database, one account and one key. Replies are shaped for one mod
   (curl's default), divided by the reply's text bytes.
 - 200 streams: 200 requests sent together, each answered with 500 tokens at 50 tokens/s; the
   slowest time from sending to `[DONE]`, divided by the provider's own median stream duration
-  (about 10 s).
+  (about 10 s). Beside it, the baseline: the same 200 replies through the core's `ChatClient`
+  on threads in a process of their own, with no API and no database.
 """
 
 from __future__ import annotations
@@ -275,6 +276,60 @@ async def _many(api: str, key: str) -> tuple[float, list[tuple[float, float]]]:
     return since, list(await asyncio.gather(*(one(i) for i in range(CONCURRENT))))
 
 
+def core_streams(fake_url: str, count: int) -> str:
+    """The core alone, the baseline: `count` replies through `ChatClient` on threads (as reply
+    tasks run), no API, no database; "slowest seconds, failures". Run in a process of its own."""
+    import threading
+
+    from assistant.client import ChatClient
+    from assistant.events import Finished
+    from assistant.interpreter import share_fairly
+    from assistant.settings import Settings
+
+    share_fairly()
+    client = ChatClient(
+        Settings(api_key="sk-or-v1-bench", base_url=fake_url, fallback_models=(), max_retries=0)
+    )
+    durations: list[float] = []
+
+    def one(i: int) -> None:
+        started = time.monotonic()
+        messages = [{"role": "user", "content": f"Tell me more ({i})."}]
+        ended = [e for e in client.stream_chat(messages, SHAPED) if isinstance(e, Finished)]
+        if ended:
+            durations.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return f"{max(durations)} {count - len(durations)}"
+
+
+def _core_baseline(fake: Any) -> tuple[float, float, int]:
+    """(slowest, ideal, failed) of `core_streams` in a process of its own, same provider."""
+    spec = {"token_count": CONCURRENT_TOKENS, "tokens_per_second": CONCURRENT_RATE}
+    fake.queue(name="long", for_model=SHAPED, **spec)
+    since = time.time()
+    code = (
+        f"from bench.bench_api import core_streams; print(core_streams({fake.url!r}, {CONCURRENT}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    streams = fake.streams(since, "long")
+    ideal = statistics.median(s["last_token_at"] - s["started_at"] for s in streams)
+    slowest, failed = done.stdout.strip().splitlines()[-1].split()
+    return float(slowest), ideal, int(failed)
+
+
 def concurrency_rows(fake: Any, api: str, key: str) -> list[dict[str, Any]]:
     spec = {"token_count": CONCURRENT_TOKENS, "tokens_per_second": CONCURRENT_RATE}
     fake.queue(name="long", for_model=SHAPED, **spec)
@@ -285,7 +340,11 @@ def concurrency_rows(fake: Any, api: str, key: str) -> list[dict[str, Any]]:
     ideal = statistics.median(s["last_token_at"] - s["started_at"] for s in streams)
     name = f"{CONCURRENT} streams on one process"
     slowest = max(end - start for start, end in runs)
+    core_slowest, core_ideal, core_failed = _core_baseline(fake)
+    core = "the core alone (ChatClient threads, no API, no database)"
     return [
+        _row(f"{name}, {core}: slowest ÷ ideal", core_slowest / core_ideal, "x"),
+        _row(f"{name}, {core}: streams that failed", core_failed, ""),
         _row(f"{name}: slowest ÷ ideal", slowest / ideal, "x", "<= 1.25"),
         _row(f"{name}: ideal (the provider's median stream)", ideal, "s"),
         _row(
