@@ -14,7 +14,7 @@ import streamlit as st
 
 from assistant.api_keys import MAX_LABEL, ApiKeyRecord, NewApiKey
 from assistant.errors import AssistantError
-from assistant.safe_markdown import make_safe
+from assistant.safe_markdown import make_safe, sentence
 from assistant.store import User
 from ui import flash, services, state
 from ui.history_view import local_time
@@ -66,7 +66,7 @@ def _create_form(user: User) -> None:
     try:
         made = services.current().api_keys.create(user, label)
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(sentence(exc), icon=":material/block:")
         return
     _show_new(made)
 
@@ -75,7 +75,7 @@ def _revoke(user: User, key: ApiKeyRecord) -> None:
     try:
         services.current().api_keys.revoke(user.id, key.id)
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(sentence(exc), icon=":material/block:")
         return
     st.session_state[REVOKING] = ""
     flash.remember(f"Revoked the key “{make_safe(key.label)}”. It stops working at once.")
@@ -84,7 +84,7 @@ def _revoke(user: User, key: ApiKeyRecord) -> None:
 
 def _draw_key(user: User, key: ApiKeyRecord) -> None:
     with st.container(border=True):
-        st.markdown(f"**{make_safe(key.label)}** · `mra_{key.id}_…`")
+        st.markdown(f"**{make_safe(key.label)}** · `mra_{make_safe(key.id)}_…`")
         used = f"last used {local_time(key.last_used_at)}" if key.last_used_at else "never used"
         st.caption(f"Created {local_time(key.created_at)} · {used}")
         if st.session_state[REVOKING] != key.id:
@@ -106,17 +106,17 @@ def _draw_key(user: User, key: ApiKeyRecord) -> None:
 def draw(user: User) -> None:
     """The section for a signed-in user (guests have no keys)."""
     st.subheader("API keys")
+    address = make_safe(api_base_url())  # from the browser's own address bar
     st.write(
         "Reach this assistant, its roles and your history from scripts, apps and any tool "
-        "that speaks the OpenAI chat API, at "
-        f"`{api_base_url()}`. Conversations made with a key appear in your History. "
-        f"See {API_DOCS} in the project for the details."
+        f"that speaks the OpenAI chat API, at `{address}`. Conversations made with a key "
+        f"appear in your History. See {API_DOCS} in the project for the details."
     )
     _create_form(user)
     try:
         keys = [key for key in services.current().api_keys.list(user.id) if key.active]
     except AssistantError as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(sentence(exc), icon=":material/cloud_off:")
         return
     if not keys:
         st.caption("You have no API keys.")
