@@ -8,9 +8,9 @@ a fresh SQLite database, one account and one key. Replies are shaped for one mod
 
 - First token: the same raw client (httpx, reading the SSE lines as the `openai` package does,
   gzip accepted as it does) asks the provider directly and through the API, alternating, each
-  reply a new conversation; medians of `TTFT_ROUNDS`. The target is "the API's first token
-  within 1.05 times the provider's plus 5 ms", shown as the excess over 1.05 times, with the
-  provider answering at once and after 200 ms.
+  reply a new conversation, `PAUSE` apart; medians of `TTFT_ROUNDS`. The target is "the API's
+  first token within 1.05 times the provider's plus 5 ms", shown as the excess over 1.05
+  times, with the provider answering at once and after 200 ms.
 - Bytes: one 2,000-token reply at 200 tokens/s read from a raw socket (every byte the server
   sent, headers included) with gzip accepted (the `openai` package's default) and without
   (curl's default), divided by the reply's text bytes.
@@ -40,6 +40,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 SHAPED = "deepseek/deepseek-chat-v3.1"
 TTFT_ROUNDS = 40
+#: Seconds between two rounds: each request starts a conversation, whose title the server then
+#: asks the model for in the background; requests spaced apart, not back to back.
+PAUSE = 0.3
 WIRE_TOKENS, WIRE_RATE = 2000, 200.0
 CONCURRENT, CONCURRENT_TOKENS, CONCURRENT_RATE = 200, 500, 50.0
 PASSWORD = "violet-otter-harbour-42"
@@ -151,6 +154,7 @@ def first_token_rows(fake: Any, api: str, key: str) -> list[dict[str, Any]]:
                 )
                 body["model"] = f"gadget@{SHAPED}"
                 through = _first_token(client, f"{api}/api/v1/chat/completions", body, api_headers)
+                time.sleep(PAUSE)  # the new conversation's title is asked for meanwhile
                 if i >= 5:
                     direct.append(provider * 1000)
                     ours.append(through * 1000)

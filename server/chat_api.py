@@ -228,7 +228,11 @@ class Completions:
             turn.task.reply_id, turn.name(now), include_usage=turn.request.include_usage
         )
         await exchange.start_stream({"X-Conversation-Id": conversation_id})
-        await exchange.write(writer.first(conversation_id))
+        # The role chunk leaves with the first text, in one write, unless the model is silent.
+        opening = writer.first(conversation_id)
+        if not waiting.done():
+            await exchange.write(opening)
+            opening = b""
         stream = updates(turn.task)
         try:
             while not exchange.gone.is_set():
@@ -242,10 +246,14 @@ class Completions:
                     update = step.result()
                 except StopAsyncIteration:
                     break
+                events = opening
+                opening = b""
                 if update.text or update.reasoning:
-                    await exchange.write(writer.delta(update.text, update.reasoning))
+                    events += writer.delta(update.text, update.reasoning)
                 if update.done:
-                    await exchange.write(self._ending(writer, update.reply, revoked))
+                    events += self._ending(writer, update.reply, revoked)
+                if events:
+                    await exchange.write(events)
         finally:
             await stream.aclose()
         await exchange.end()
