@@ -17,9 +17,9 @@ Middleware runs in the order listed, before Streamlit's own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import os
 from pathlib import Path
 from typing import Any, TypedDict
 

@@ -34,8 +34,8 @@ from datetime import timedelta
 from assistant.reply import Reply
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
-from assistant.store.browsers import BrowserStore
 from assistant.store.api_keys import ApiKeyStore
+from assistant.store.browsers import BrowserStore
 from assistant.store.database import Clock, Database, StoreBusyError, StoreError, utc_now
 from assistant.store.records import (
     Conversation,
