@@ -16,8 +16,10 @@ a fresh SQLite database, one account and one key. Replies are shaped for one mod
   (curl's default), divided by the reply's text bytes.
 - 200 streams: 200 requests sent together, each answered with 500 tokens at 50 tokens/s; the
   slowest time from sending to `[DONE]`, divided by the provider's own median stream duration
-  (about 10 s). Beside it, the baseline: the same 200 replies through the core's `ChatClient`
-  on threads in a process of their own, with no API and no database.
+  (about 10 s). Once as follow-ups in 200 existing conversations (the target, as the app's
+  bench sends into existing conversations), once each starting a new conversation. Beside
+  them, the baseline: the same 200 replies through the core's `ChatClient` on threads in a
+  process of their own, with no API and no database.
 """
 
 from __future__ import annotations
@@ -52,17 +54,25 @@ def _row(name: str, value: float, unit: str, target: str | None = None) -> dict[
     return {"name": f"api: {name}", "value": round(value, 3), "unit": unit, "target": target}
 
 
-def _key(database_url: str) -> str:
+def _seed(database_url: str) -> tuple[str, list[str]]:
+    """The bench's key, and `CONCURRENT` conversations of one exchange each to follow up."""
     from assistant.accounts import Accounts
     from assistant.api_keys import ApiKeys
-    from assistant.store import Store
+    from assistant.reply import Reply, ReplyStatus
+    from assistant.store import NewTurn, Store
 
     store = Store(database_url)
     store.migrate()
     user = Accounts(store).register("bench", PASSWORD).user
     token = ApiKeys(store).create(user, "bench").token
+    conversations = []
+    for i in range(CONCURRENT):
+        started = store.start_turn(NewTurn(user.id, None, f"Question {i}", "gadget", SHAPED))
+        answer = Reply(text=f"Answer {i}.", status=ReplyStatus.COMPLETE, finish_reason="stop")
+        store.finish_reply(user.id, started.reply_id, answer)
+        conversations.append(started.conversation_id)
     store.close()
-    return token
+    return token, conversations
 
 
 def _app_serves_the_api() -> bool:
@@ -239,8 +249,11 @@ def wire_rows(fake: Any, api: str, key: str) -> list[dict[str, Any]]:
 # -- many streams --------------------------------------------------------------------------------
 
 
-async def _many(api: str, key: str) -> tuple[float, list[tuple[float, float]]]:
-    """Send `CONCURRENT` streamed requests at once; (when, [(sent, [DONE] received)...]).
+async def _many(
+    api: str, key: str, conversations: list[str] | None
+) -> tuple[float, list[tuple[float, float]]]:
+    """Send `CONCURRENT` streamed requests at once, each a new conversation or a follow-up in
+    one of `conversations`; (when, [(sent, [DONE] received)...]).
 
     Raw sockets and no decompression: the measuring side must cost far less than the served
     side, and httpx's async client, reading 200 streams in this process, fell behind them."""
@@ -248,13 +261,14 @@ async def _many(api: str, key: str) -> tuple[float, list[tuple[float, float]]]:
     last = f"w{CONCURRENT_TOKENS - 1} ".encode()
 
     async def one(i: int) -> tuple[float, float]:
-        payload = json.dumps(
-            {
-                "model": f"gadget@{SHAPED}",
-                "messages": [{"role": "user", "content": f"Tell me more ({i})."}],
-                "stream": True,
-            }
-        ).encode()
+        body: dict[str, Any] = {
+            "model": f"gadget@{SHAPED}",
+            "messages": [{"role": "user", "content": f"Tell me more ({i})."}],
+            "stream": True,
+        }
+        if conversations is not None:
+            body["conversation_id"] = conversations[i]
+        payload = json.dumps(body).encode()
         request = (
             f"POST /api/v1/chat/completions HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
@@ -334,29 +348,44 @@ def _core_baseline(fake: Any) -> tuple[float, float, int]:
     return float(slowest), ideal, int(failed)
 
 
-def concurrency_rows(fake: Any, api: str, key: str) -> list[dict[str, Any]]:
+def _streams_once(
+    fake: Any, api: str, key: str, conversations: list[str] | None
+) -> tuple[float, float, float]:
+    """(slowest ÷ ideal, ideal, when the last request reached the provider)."""
     spec = {"token_count": CONCURRENT_TOKENS, "tokens_per_second": CONCURRENT_RATE}
     fake.queue(name="long", for_model=SHAPED, **spec)
-    since, runs = asyncio.run(_many(api, key))
+    since, runs = asyncio.run(_many(api, key, conversations))
     streams = fake.streams(since, "long")
     if len(streams) != CONCURRENT:
         raise RuntimeError(f"{len(streams)} streams reached the provider for {CONCURRENT}")
     ideal = statistics.median(s["last_token_at"] - s["started_at"] for s in streams)
-    name = f"{CONCURRENT} streams on one process"
     slowest = max(end - start for start, end in runs)
+    return slowest / ideal, ideal, max(s["started_at"] for s in streams) - since
+
+
+def concurrency_rows(
+    fake: Any, api: str, key: str, conversations: list[str]
+) -> list[dict[str, Any]]:
+    name = f"{CONCURRENT} streams on one process"
+    rows = []
+    for label, given, target in (
+        ("follow-ups in existing conversations", conversations, "<= 1.25"),
+        ("each a new conversation", None, None),
+    ):
+        ratio, ideal, last = _streams_once(fake, api, key, given)
+        rows += [
+            _row(f"{name}, {label}: slowest ÷ ideal", ratio, "x", target),
+            _row(f"{name}, {label}: ideal (the provider's median stream)", ideal, "s"),
+            _row(f"{name}, {label}: last request reached the provider after", last, "s"),
+        ]
+        time.sleep(5)  # titles of new conversations, stream slots given back
     core_slowest, core_ideal, core_failed = _core_baseline(fake)
     core = "the core alone (ChatClient threads, no API, no database)"
-    return [
+    rows += [
         _row(f"{name}, {core}: slowest ÷ ideal", core_slowest / core_ideal, "x"),
         _row(f"{name}, {core}: streams that failed", core_failed, ""),
-        _row(f"{name}: slowest ÷ ideal", slowest / ideal, "x", "<= 1.25"),
-        _row(f"{name}: ideal (the provider's median stream)", ideal, "s"),
-        _row(
-            f"{name}: last request reached the provider after",
-            max(s["started_at"] for s in streams) - since,
-            "s",
-        ),
     ]
+    return rows
 
 
 def run() -> list[dict[str, Any]]:
@@ -364,13 +393,12 @@ def run() -> list[dict[str, Any]]:
 
     with tempfile.TemporaryDirectory(prefix="bench_api_") as folder:
         database = f"sqlite:///{Path(folder) / 'api.db'}"
-        key = _key(database)
+        key, conversations = _seed(database)
         with _fake_provider() as fake:
             env = {
                 "OPENROUTER_API_KEY": "sk-or-v1-bench",
                 "OPENROUTER_BASE_URL": fake.url,
                 "OPENROUTER_FALLBACK_MODELS": "",
-                "ASSISTANT_MAX_RETRIES": "0",
                 "DATABASE_URL": database,
                 "ASSISTANT_DATA_DIR": folder,
                 "ASSISTANT_API_STREAMS": str(CONCURRENT + 10),
@@ -380,7 +408,7 @@ def run() -> list[dict[str, Any]]:
             with _api_server(env) as (api, served_by):
                 rows = first_token_rows(fake, api, key)
                 rows += wire_rows(fake, api, key)
-                rows += concurrency_rows(fake, api, key)
+                rows += concurrency_rows(fake, api, key, conversations)
     for row in rows:
         row["name"] += f" [{served_by}]"
     return rows
