@@ -4,7 +4,8 @@ client.
 Nothing in this package imports Streamlit (ruff's banned-api rule enforces it). Front ends
 build a `Settings` at the edge and get the process's shared objects from `shared(settings)`:
 the `Store`, the `Assistant` (model choice and streaming), the `Turns` service (send,
-regenerate, edit, continue, stop) and the running `Replies`, whose `ReplyTask`s they watch.
+regenerate, edit, continue, stop), the running `Replies`, whose `ReplyTask`s they watch, and
+`ApiKeys` (the chat API's keys and limits).
 docs/architecture.md walks a chat turn through these.
 
 The public names below are imported when first used, so `import assistant` stays light (the
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assistant.accounts import Accounts
+    from assistant.api_keys import ApiKeys
     from assistant.chat import Assistant
     from assistant.context import ChatTurn
     from assistant.errors import AssistantError
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 #: Public name -> the module that defines it.
 _WHERE = {
     "Accounts": "assistant.accounts",
+    "ApiKeys": "assistant.api_keys",
     "Assistant": "assistant.chat",
     "AssistantError": "assistant.errors",
     "ChatTurn": "assistant.context",
@@ -78,6 +81,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Accounts",
+    "ApiKeys",
     "Assistant",
     "AssistantError",
     "ChatTurn",

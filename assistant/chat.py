@@ -66,6 +66,15 @@ def cheapest_vision_model(models: Sequence[ModelInfo]) -> ModelInfo | None:
     return min(candidates, key=cost, default=None)
 
 
+def _reply_cap(role_cap: int | None, setting: int | None, *, offline: bool) -> int | None:
+    """The reply-length cap a request carries: the smaller of the role's and the setting's
+    (None: the provider's default, or in offline mode the bundled model's own cap)."""
+    caps = [cap for cap in (role_cap, setting) if cap]
+    if offline and role_cap:
+        caps.append(local_model.LOCAL_CONTEXT_LENGTH // 2)  # the small model's window
+    return min(caps) if caps else None
+
+
 def _question(history: Sequence[ChatTurn]) -> ChatTurn:
     """The user's message being answered: the last one (a continued reply comes after it)."""
     return next((turn for turn in reversed(history) if turn.role == "user"), history[-1])
@@ -184,7 +193,8 @@ class Assistant:
         has_images = bool(_question(history).images)
         with_images = info.reads_images if info else has_images
         context_length = info.context_length if info else self.catalogue.context_length(answering)
-        reply_tokens = self.settings.max_tokens or min(4096, max(256, context_length // 4))
+        cap = _reply_cap(role.max_tokens, self.settings.max_tokens, offline=self.offline)
+        reply_tokens = cap or min(4096, max(256, context_length // 4))
         messages = build_messages(
             role.system_prompt,
             history,
@@ -202,7 +212,7 @@ class Assistant:
             answering,
             temperature=role.temperature,
             fallback_models=fallbacks,
-            max_tokens=self.settings.max_tokens,
+            max_tokens=cap,
             response_format=response_format,
             cancel=cancel,
         )

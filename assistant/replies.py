@@ -6,7 +6,8 @@ a thread owned by the process calls the model, applies the events to a `Reply`, 
 through its `ReplyKeeper` (the store, for the app and the API) and finalises it however it
 ends. Any number of watchers (a page run, a second tab, an API stream, the terminal client)
 read snapshots and wait for changes; a watcher that goes away changes nothing. Only `stop()`
-ends a reply early, or, when `unwatched_after` is set, nobody watching it for that long.
+ends a reply early, or, when `unwatched_after` is set, nobody watching it for that long (a
+listener, such as an API stream's, counts as watching).
 
 Replies of one conversation run one after the other: a message typed while a reply streams is
 stored at once, and its reply starts when the earlier ones have ended (its context is then read
@@ -19,6 +20,7 @@ died (no heartbeat) from one that is waiting for a slow first token.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -104,6 +106,7 @@ class ReplyTask:
         self._version = 0
         self._done = False
         self.cancel = Cancellation()
+        self._listeners: list[Callable[[], object]] = []
         self.started_at = time.monotonic()
         self.last_watched = self.started_at
         self._thread = threading.Thread(target=self._run, name="reply", daemon=True)
@@ -136,6 +139,36 @@ class ReplyTask:
                 self._cond.wait(timeout)
             return self._version
 
+    def unwatched_for(self, now: float) -> float:
+        """Seconds since a watcher last looked; 0 while a listener follows the reply."""
+        with self._cond:
+            return 0.0 if self._listeners else now - self.last_watched
+
+    def add_listener(self, listener: Callable[[], object]) -> None:
+        """Call `listener()` after every change a watcher could see and once when the task
+        ends (at once, if it has already ended). It runs on the task's thread, so it must be
+        quick and must not block: an event loop's watcher hands itself a wake-up
+        (`loop.call_soon_threadsafe`) instead of waiting on a thread of its own."""
+        with self._cond:
+            ended = self._done
+            if not ended:
+                self._listeners.append(listener)
+        if ended:
+            listener()
+
+    def remove_listener(self, listener: Callable[[], object]) -> None:
+        with self._cond, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        with self._cond:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:  # a watcher's bug must not end the reply
+                log.exception("reply %s: a listener failed", self.reply_id)
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the reply to end and be kept; True when it has."""
         self._thread.join(timeout)
@@ -146,6 +179,7 @@ class ReplyTask:
         self.cancel.cancel()
         with self._cond:
             self._cond.notify_all()
+        self._notify()
 
     # -- the task's thread ---------------------------------------------------------------------
 
@@ -165,6 +199,9 @@ class ReplyTask:
                 self._done = True
                 self._version += 1
                 self._cond.notify_all()
+            self._notify()
+            with self._cond:
+                self._listeners.clear()
             self._replies._finished(self)
             self._ended()
 
@@ -221,8 +258,11 @@ class ReplyTask:
             change(self._reply)
             after = self._reply.status, len(self._reply.text), len(self._reply.reasoning)
             self._version += 1
-            if before != after:
+            changed = before != after
+            if changed:
                 self._cond.notify_all()
+        if changed:
+            self._notify()
 
     def _keep(self) -> None:
         keeper = self.job.keeper
@@ -356,7 +396,7 @@ class Replies:
             now = time.monotonic()
             if self.unwatched_after is not None:
                 for task in tasks:
-                    if now - task.last_watched > self.unwatched_after:
+                    if task.unwatched_for(now) > self.unwatched_after:
                         log.info("stopping reply %s: nobody is watching it", task.reply_id)
                         task.stop()
             ids = [ids for task in tasks if (ids := _beat_ids(task)) is not None]

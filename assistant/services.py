@@ -2,9 +2,9 @@
 
 The app's pages (through `ui.services`), the chat API routes and the operators' commands all
 reach the same objects here, so a reply started by one is visible to the others: the store and
-its engine, the model client and catalogue, accounts, the process's running replies, the turn
-service and the periodic upkeep. Nothing here holds per-user data; every lookup is scoped to
-an owner.
+its engine, the model client and catalogue, accounts, API keys, the process's running replies,
+the turn service and the periodic upkeep. Nothing here holds per-user data; every lookup is
+scoped to an owner.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from assistant.accounts import Accounts
+from assistant.api_keys import ApiKeys, KeyLimits
 from assistant.chat import Assistant
 from assistant.replies import Replies
 from assistant.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     store: Store
     assistant: Assistant
     accounts: Accounts
+    api_keys: ApiKeys
     replies: Replies
     turns: Turns
     upkeep: Upkeep
@@ -43,11 +45,13 @@ def shared(settings: Settings) -> Services:
     with _lock:
         found = _shared.get(settings)
         if found is None:
-            found = _shared[settings] = _build(settings)
+            found = _shared[settings] = build(settings)
         return found
 
 
-def _build(settings: Settings) -> Services:
+def build(settings: Settings) -> Services:
+    """New services for `settings`, shared with nobody: `shared` makes the process's one;
+    tests make one per simulated replica."""
     url = settings.sqlalchemy_url
     if url.startswith("sqlite:///"):
         os.makedirs(settings.data_dir, exist_ok=True)
@@ -64,6 +68,13 @@ def _build(settings: Settings) -> Services:
         store=store,
         assistant=assistant,
         accounts=accounts,
+        api_keys=ApiKeys(
+            store,
+            limits=KeyLimits(
+                requests_per_minute=settings.api_requests_per_minute,
+                streams=settings.api_streams,
+            ),
+        ),
         replies=replies,
         turns=Turns(
             store,
@@ -76,4 +87,4 @@ def _build(settings: Settings) -> Services:
     )
 
 
-__all__ = ["Services", "shared"]
+__all__ = ["Services", "build", "shared"]

@@ -68,6 +68,10 @@ class Settings:
     #: ASSISTANT_TRUSTED_PROXIES: comma-separated addresses or networks (CIDR) of the reverse
     #: proxies in front of the app; only their X-Forwarded-For / X-Forwarded-Proto are believed.
     trusted_proxies: tuple[str, ...] = ()
+    #: ASSISTANT_API_REQUESTS_PER_MINUTE: requests one API key may make in a minute.
+    api_requests_per_minute: int = 60
+    #: ASSISTANT_API_STREAMS: replies one API key may have running at once.
+    api_streams: int = 4
 
     @property
     def proxies(self) -> TrustedProxies:
@@ -140,6 +144,8 @@ class Settings:
             "ASSISTANT_RETRY_BUDGET": ("retry_budget", float),
             "ASSISTANT_MAX_TOKENS": ("max_tokens", int),
             "ASSISTANT_UNWATCHED_REPLY_TIMEOUT": ("unwatched_reply_timeout", float),
+            "ASSISTANT_API_REQUESTS_PER_MINUTE": ("api_requests_per_minute", int),
+            "ASSISTANT_API_STREAMS": ("api_streams", int),
         }
         for env_name, (attr, kind) in number_fields.items():
             if (value := get(env_name)) is not None:

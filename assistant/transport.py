@@ -139,6 +139,12 @@ class _HangupStream(httpcore.NetworkStream):
         self._deadline: Deadline | None = None
 
     def bind(self, deadline: Deadline) -> None:
+        previous = self._deadline
+        if previous is not None and previous is not deadline:
+            # The request that used this pooled connection before may still hang up: its
+            # drain after [DONE] is bounded by the watchdog, and the connection went back to
+            # the pool when that drain read the body's end. It must not reach this request.
+            previous.detach(self._sock)
         self._deadline = deadline
         deadline.attach(self._sock)
 

@@ -28,6 +28,7 @@ SUITES = [
     "sentiment",
     "sentiment_card",
     "sentiment_page",
+    "api",
 ]
 _TARGET = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9][0-9,]*\.?[0-9]*)")
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from assistant.safe_markdown import make_safe
-from ui import account_forms, flash, identity, services, state
+from ui import account_forms, api_keys_view, flash, identity, services, state
 
 state.init()
 user = identity.current_user()
@@ -35,6 +35,8 @@ else:
         account_forms.change_password_form()
     else:
         st.caption("You sign in with single sign-on, so there is no password here to change.")
+
+    api_keys_view.draw(user)
 
     st.subheader("Delete account")
     # Tracked (a key and a rerun on toggle), so the section stays open across the form's rerun

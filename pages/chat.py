@@ -8,6 +8,7 @@ refresh starts a new run that picks them up where they are.
 import streamlit as st
 
 from assistant import local_model
+from assistant.roles import roles_for
 from assistant.safe_markdown import make_safe, sentence
 from ui import browser, composer, conversation, identity, services, sidebar, state
 from ui.chat_actions import Chat
@@ -18,7 +19,7 @@ state.init()
 user = identity.checked_user()
 app = services.current()
 conversation.restore(app, user)
-roles = conversation.available_roles(app.store, user)
+roles = roles_for(app.store, user)
 role, model = sidebar.current_choice(app.assistant, roles)
 sidebar.refresh_attachments()
 chat = Chat(app, user, role, model)

@@ -7,6 +7,7 @@ can serve `create_app` instead. The page script (app.py run as "__main__" for ev
 never imports this package, and this package never imports `pages/` or `ui/`.
 
     routes      POST /auth/session        redeem a cookie ticket           server.ticket_route
+                /api/v1/...               the chat API (HTTP and WebSocket) server.chat_api
     middleware  ClientAddressMiddleware   who sent the request             server.client_address
                 SessionCookieMiddleware   a page load gets its cookie      server.session_cookie
     lifespan    ServerContext.lifespan    settings, store, navigation      server.context
@@ -16,6 +17,7 @@ Middleware runs in the order listed, before Streamlit's own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,9 +27,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 from streamlit.starlette import App
 
-from server import ticket_route
+from assistant.settings import Settings
+from server import chat_api, ticket_route
+from server.api_context import ApiContext
 from server.client_address import ClientAddressMiddleware
-from server.context import ServerContext
+from server.context import ServerContext, read_secrets
 from server.session_cookie import SessionCookieMiddleware
 
 
@@ -43,6 +47,9 @@ def app_options() -> AppOptions:
 
     base_path = str(config.get_option("server.baseUrlPath") or "")
     context = ServerContext()
+    # The API builds the process's services at its first request, from the settings the pages
+    # read (environment, then secrets), so both share one store, one set of running replies.
+    api = ApiContext(lambda: Settings.from_env(os.environ, read_secrets()))
 
     @asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
@@ -50,7 +57,7 @@ def app_options() -> AppOptions:
             yield None
 
     return {
-        "routes": [*ticket_route.routes(context, base_path)],
+        "routes": [*ticket_route.routes(context, base_path), *chat_api.routes(api, base_path)],
         "middleware": [
             Middleware(ClientAddressMiddleware, context=context),
             Middleware(SessionCookieMiddleware, base_path=base_path),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ("tests.store_fixtures", "tests.page_harness")
+pytest_plugins = ("tests.store_fixtures", "tests.page_harness", "tests.api_harness")
 
 _PREFIXES = ("OPENROUTER_", "ASSISTANT_", "DATABASE_URL")
 

@@ -504,6 +504,9 @@ class _ClientGone(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of a hundred connections overflowed it,
+    # and the kernel reset some of them. Real servers queue thousands (uvicorn: 2048).
+    request_queue_size = 1024
     fake: FakeOpenRouter
 
     def handle_error(self, request: Any, client_address: Any) -> None:

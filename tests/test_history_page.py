@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from assistant.roles import roles_for
 from assistant.store import ConversationNotFoundError, RoleDraft
 from ui import conversation, history_view, links, state
 
@@ -46,7 +47,7 @@ def test_conversations_are_listed_newest_first_with_their_role(pages: Pages) -> 
     at = pages.open(links.HISTORY, token=ada.token)
 
     assert titles(at) == ["Newest question", "Middle question", "Oldest question"]
-    legal = conversation.available_roles(pages.store, ada.user)["legal"]
+    legal = roles_for(pages.store, ada.user)["legal"]
     assert any(c.value.startswith(legal.label) for c in at.caption)
     assert not at.info  # members get no guest note
 

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +14,7 @@ from assistant.roles import (
     load_roles,
     role_from_mapping,
 )
+from assistant.settings import Settings
 
 BUILT_IN = {"gadget", "healthcare", "sentiment", "tech_support", "legal", "customer_service"}
 
@@ -151,3 +153,35 @@ def test_users_own_roles_cannot_name_a_schema_file() -> None:
     }
     with pytest.raises(ConfigurationError, match="output_schema"):
         role_from_mapping(data, custom=True)
+
+
+def test_a_role_can_cap_its_replies_and_a_bad_cap_names_the_field(tmp_path: Path) -> None:
+    base = {"id": "brief", "name": "Brief", "icon": "✂", "description": "d", "system_prompt": "p"}
+    assert role_from_mapping({**base, "max_tokens": 200}).max_tokens == 200
+    assert role_from_mapping(base).max_tokens is None
+    for bad in (0, -5, 2.5, "many", True):
+        with pytest.raises(ConfigurationError, match="max_tokens"):
+            role_from_mapping({**base, "max_tokens": bad}, source="brief.toml")
+
+
+def test_the_smaller_of_a_roles_cap_and_the_setting_reaches_the_provider() -> None:
+    from assistant.chat import Assistant
+    from assistant.context import ChatTurn
+    from tests.fake_openrouter import TEXT_MODEL, FakeOpenRouter
+
+    role = builtin_roles()["gadget"]
+    with FakeOpenRouter() as fake:
+        for role_cap, setting, sent in (
+            (50, None, 50),
+            (50, 30, 30),
+            (None, 40, 40),
+            (None, None, None),
+        ):
+            settings = Settings(
+                api_key="k", base_url=fake.url, fallback_models=(), max_tokens=setting
+            )
+            capped = replace(role, max_tokens=role_cap)
+            list(
+                Assistant(settings).stream_reply(capped, [ChatTurn("user", "Hi")], model=TEXT_MODEL)
+            )
+            assert fake.chat_requests[-1].json.get("max_tokens") == sent

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from streamlit.testing.v1 import AppTest
 
-from assistant.roles import builtin_roles
+from assistant.roles import builtin_roles, roles_for
 from assistant.store import RoleDraft
-from ui import conversation, links, state
+from ui import links, state
 
 if TYPE_CHECKING:
     from tests.fake_openrouter import FakeOpenRouter
@@ -70,7 +70,7 @@ def test_create_a_role_from_scratch(pages: Pages) -> None:
     assert role.temperature is None  # "use the provider's default" starts on
     assert any("Saved" in s.value for s in at.success)
     assert at.session_state[state.ROLES_EDITING] is None
-    assert role.role_id in conversation.available_roles(pages.store, ada.user)
+    assert role.role_id in roles_for(pages.store, ada.user)
 
 
 def test_a_new_role_can_start_from_a_built_in_one(pages: Pages) -> None:

@@ -261,3 +261,35 @@ def test_stop_before_the_first_token_hangs_up_at_once(
     assert fake.wait_for_disconnect(timeout=2)  # the scenario would otherwise wait 60 s
     assert task.done
     assert store.get_message(owner, task.reply_id).status == "stopped"
+
+
+def test_listeners_hear_the_reply_grow_and_end_and_a_late_one_is_called_at_once(
+    turns: Turns, fake: FakeOpenRouter, owner: int
+) -> None:
+    fake.queue(reply(" ".join(f"w{i}" for i in range(20)), tokens_per_second=200))
+    sent = turns.send(owner, None, "Count", role=ROLE, model=TEXT_MODEL)
+    heard: list[tuple[str, bool]] = []
+    sent.task.add_listener(lambda: heard.append((sent.task.snapshot()[1].text, sent.task.done)))
+    assert sent.task.join(10)
+    texts = [text for text, _ in heard]
+    assert len(set(texts)) > 2 and texts == sorted(texts, key=len)  # it grew, change by change
+    assert heard[-1] == (" ".join(f"w{i}" for i in range(20)), True)
+    late: list[int] = []
+    sent.task.add_listener(lambda: late.append(1))
+    assert late == [1]
+
+
+def test_a_reply_a_listener_follows_counts_as_watched(
+    fake: FakeOpenRouter, store: Store, owner: int
+) -> None:
+    """An API stream follows its reply through a listener, not by polling it: a slow first
+    token must not look like a reply nobody watches."""
+    settings = Settings(
+        api_key="sk-or-v1-test", base_url=fake.url, fallback_models=(), max_retries=0
+    )
+    replies = Replies(Assistant(settings), store, heartbeat_every=0.1, unwatched_after=0.3)
+    fake.queue(reply("Late but wanted", first_token_delay=1.0))
+    task = Turns(store, replies).send(owner, None, "slow", role=ROLE, model=TEXT_MODEL).task
+    task.add_listener(lambda: None)
+    assert task.join(10)
+    assert store.get_message(owner, task.reply_id).status == "complete"

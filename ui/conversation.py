@@ -13,10 +13,8 @@ import streamlit as st
 from assistant.errors import AssistantError
 from assistant.images import PreparedImage
 from assistant.reply import Reply
-from assistant.roles import Role, builtin_roles, role_from_mapping
 from assistant.services import Services
 from assistant.store import ConversationDetail, Message, Store, User
-from assistant.store.records import CustomRole
 from assistant.upkeep import STALE_AFTER
 from ui import state
 from ui.state import ChatMessage
@@ -129,31 +127,3 @@ def remember(conversation_id: str) -> None:
     st.session_state[state.CONVERSATION_ID] = conversation_id
     if st.query_params.get(QUERY_KEY) != conversation_id:
         st.query_params[QUERY_KEY] = conversation_id
-
-
-def custom_role(role: CustomRole) -> Role:
-    return role_from_mapping(
-        {
-            "id": role.role_id,
-            "name": role.name,
-            "icon": role.icon,
-            "description": role.description or "Your own role.",
-            "system_prompt": role.system_prompt,
-            "starters": list(role.starters),
-            "temperature": role.temperature,
-            "order": 1000,
-        },
-        custom=True,
-    )
-
-
-def available_roles(store: Store, user: User) -> dict[str, Role]:
-    """Built-in roles, then the user's own, used exactly alike. Guests cannot have roles of
-    their own, so their runs skip the query."""
-    roles = dict(builtin_roles())
-    if user.is_guest:
-        return roles
-    for stored in store.list_roles(user.id):
-        role = custom_role(stored)
-        roles[role.id] = role
-    return roles

@@ -52,6 +52,7 @@ ROLES_TEMPLATE = "roles_template"  # the built-in role id a new role starts from
 ROLES_DELETING = "roles_deleting"  # slug of the role awaiting "Confirm delete" ("" = none)
 ROLES_TEMPLATE_CHOICE = "roles_template_choice"  # the "Start from" select box (a widget key)
 BATCH_RESULT = "batch_result"  # the last scored batch table (see pages/batch.py)
+API_KEY_REVOKING = "api_key_revoking"  # id of the API key awaiting "Confirm revoke" ("" = none)
 
 VISIBLE_MESSAGES = 20  # the last 10 exchanges; older turns behind "show earlier messages"
 HISTORY_PAGE_SIZE = 50  # conversations per page of the History list
@@ -97,6 +98,7 @@ DEFAULTS: dict[str, Any] = {
     ROLES_EDITING: lambda: None,
     ROLES_TEMPLATE: lambda: "",
     ROLES_DELETING: lambda: "",
+    API_KEY_REVOKING: lambda: "",
 }
 
 

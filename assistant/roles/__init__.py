@@ -5,6 +5,7 @@ Adding a role is adding a file; no code changes. A role file holds:
     id, name, icon, description, system_prompt   (required strings)
     starters        list of starter questions shown in an empty chat
     temperature     0..2, omitted = the provider's default
+    max_tokens      a cap on reply length in tokens (ASSISTANT_MAX_TOKENS still applies)
     notice          a note the chat shows for as long as the role is active (disclaimers)
     structured      the card the chat draws under replies ("sentiment": the analysis card)
     output_schema   a JSON Schema file in this folder: models that support structured output
@@ -24,10 +25,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.errors import ConfigurationError
 from assistant.roles.schema import load_schema
+
+if TYPE_CHECKING:
+    from assistant.store.records import CustomRole, User
 
 DEFAULT_ROLE_ID = "gadget"
 
@@ -41,6 +45,8 @@ class Role:
     system_prompt: str
     starters: tuple[str, ...] = ()
     temperature: float | None = None
+    #: A cap on reply length in tokens; the smaller of it and `Settings.max_tokens` applies.
+    max_tokens: int | None = None
     notice: str = ""
     structured: str = ""
     order: int = 100
@@ -101,6 +107,11 @@ def role_from_mapping(
         not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2
     ):
         raise ConfigurationError(f"Role{where}: temperature must be a number from 0 to 2.")
+    max_tokens = data.get("max_tokens")
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise ConfigurationError(f"Role{where}: max_tokens must be a whole number above 0.")
     known = {
         "id",
         "name",
@@ -109,6 +120,7 @@ def role_from_mapping(
         "system_prompt",
         "starters",
         "temperature",
+        "max_tokens",
         "notice",
         "structured",
         "order",
@@ -123,6 +135,7 @@ def role_from_mapping(
         system_prompt=data["system_prompt"].strip(),
         starters=tuple(s.strip() for s in starters if s.strip()),
         temperature=float(temperature) if temperature is not None else None,
+        max_tokens=max_tokens,
         notice=" ".join(str(data.get("notice", "")).split()),
         structured=str(data.get("structured", "")),
         order=int(data.get("order", 100)),
@@ -172,6 +185,41 @@ def builtin_roles() -> dict[str, Role]:
     return load_roles()
 
 
+def custom_role(role: CustomRole) -> Role:
+    """A user's stored role as a `Role`, used exactly like a built-in one."""
+    return role_from_mapping(
+        {
+            "id": role.role_id,
+            "name": role.name,
+            "icon": role.icon,
+            "description": role.description or "Your own role.",
+            "system_prompt": role.system_prompt,
+            "starters": list(role.starters),
+            "temperature": role.temperature,
+            "order": 1000,
+        },
+        custom=True,
+    )
+
+
+class RoleSource(Protocol):
+    """What `roles_for` needs of the store."""
+
+    def list_roles(self, owner_id: int) -> list[CustomRole]: ...
+
+
+def roles_for(store: RoleSource, user: User) -> dict[str, Role]:
+    """The roles `user` may use: the built-in ones, then their own. Guests cannot have roles
+    of their own, so they cost no query."""
+    roles = dict(builtin_roles())
+    if user.is_guest:
+        return roles
+    for stored in store.list_roles(user.id):
+        role = custom_role(stored)
+        roles[role.id] = role
+    return roles
+
+
 def get_role(role_id: str, extra: Mapping[str, Role] | None = None) -> Role:
     """A built-in role or one of `extra` (a user's own roles); unknown ids get the default."""
     roles = {**builtin_roles(), **(extra or {})}
@@ -182,7 +230,9 @@ __all__ = [
     "DEFAULT_ROLE_ID",
     "Role",
     "builtin_roles",
+    "custom_role",
     "get_role",
     "load_roles",
     "role_from_mapping",
+    "roles_for",
 ]

@@ -22,7 +22,8 @@ Rules every method keeps:
 Module map: `database` (engine, pragmas, transactions, migrations), `models` (schema),
 `records` (what callers get), `messages` (the chat write path), `conversations` (history reads,
 search, images), `custom_roles`, `export`, `users` (rows behind `assistant.accounts`),
-`browsers` (cookie tickets, trusted devices, counters).
+`browsers` (cookie tickets, trusted devices, counters), `api_keys` (rows behind
+`assistant.api_keys`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from datetime import timedelta
 from assistant.reply import Reply
 from assistant.settings import Settings
 from assistant.store import conversations, custom_roles, export, messages
+from assistant.store.api_keys import ApiKeyStore
 from assistant.store.browsers import BrowserStore
 from assistant.store.database import Clock, Database, StoreBusyError, StoreError, utc_now
 from assistant.store.records import (
@@ -76,6 +78,8 @@ class Store:
         self.users = AccountStore(self._db)
         #: Cookie tickets, trusted devices, counters; for `accounts` and `cookie_tickets`.
         self.browsers = BrowserStore(self._db)
+        #: Personal API keys, the streams they hold, their threads; for `assistant.api_keys`.
+        self.api_keys = ApiKeyStore(self._db)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

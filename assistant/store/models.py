@@ -350,7 +350,58 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ApiKey(Base):
+    """A personal API key: only the sha256 of its token is stored (see `assistant.api_keys`).
+
+    The request counter of the current one-minute window lives on the key's own row, so that
+    counting a request is one update of a row the request locks anyway."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Short and public: shown in lists, part of the token, named to revoke the key.
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    owner_id: Mapped[int] = _owner()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(UserText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiStream(Base):
+    """A reply an API key is being answered with, held until it ends or `expires_at` passes
+    (its process renews it while it runs): concurrent streams per key, across replicas."""
+
+    __tablename__ = "api_streams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiThread(Base):
+    """Which stored conversation an OpenAI-style request continues: the digest of the turns
+    the API answered so far (see `assistant.api_keys.thread_digest`)."""
+
+    __tablename__ = "api_threads"
+    __table_args__ = (UniqueConstraint("owner_id", "digest", name="uq_api_threads_owner_digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
+    "ApiKey",
+    "ApiStream",
+    "ApiThread",
     "AuthSession",
     "Base",
     "Conversation",
