@@ -23,6 +23,7 @@ SUITES = [
     "client",
     "startup",
     "app",
+    "burst",
     "local_model",
     "images",
     "sentiment",
