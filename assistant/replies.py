@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between checkpoints of a growing reply: at most this much is lost to a crash.
 CHECKPOINT_EVERY = 1.0
+#: Seconds before a checkpoint the busy database refused is tried again (not at every token:
+#: with many replies streaming, each try costs a copy of the reply and a turn at the gate).
+CHECKPOINT_RETRY = 0.25
 #: Seconds between heartbeats of running replies; three missed ones make a reply stale.
 HEARTBEAT_EVERY = 5.0
 
@@ -212,6 +215,8 @@ class ReplyTask:
                         _, reply = self.snapshot()
                         if _safely(keeper.checkpoint, reply):
                             last_checkpoint = now
+                        else:
+                            last_checkpoint = now - every + min(every, CHECKPOINT_RETRY)
         finally:
             close_events(events)  # hangs up: generation and billing stop
 
@@ -374,6 +379,7 @@ def _beat_ids(task: ReplyTask) -> tuple[int, str] | None:
 
 __all__ = [
     "CHECKPOINT_EVERY",
+    "CHECKPOINT_RETRY",
     "HEARTBEAT_EVERY",
     "Replies",
     "ReplyJob",

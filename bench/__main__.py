@@ -24,6 +24,7 @@ SUITES = [
     "startup",
     "app",
     "burst",
+    "first_page",
     "local_model",
     "images",
     "sentiment",
