@@ -25,6 +25,7 @@ SUITES = [
     "app",
     "burst",
     "first_page",
+    "scale",
     "local_model",
     "images",
     "sentiment",

@@ -18,8 +18,10 @@ with the fake OpenRouter in its own process, beside the plain `st.write_stream` 
   at once, counted until the process is quiet again (a new conversation's title included).
 - **Wire**: one new visitor sends a message answered with `WIRE_TOKENS` tokens of prose (the
   README's words) at `WIRE_RATE` tokens/s; the bytes the TCP connection delivered from sending
-  to the end of the run, divided by the reply's bytes. Compression off and on are two servers
-  of the same app, measured alternately, with their CPU per first page and per reply.
+  to the end of the run, divided by the reply's bytes.
+- **Compression**: on a server with `server.enableWebsocketCompression` on, sessions that offer
+  permessage-deflate (as browsers do) against sessions that do not, alternately, on the same
+  process: bytes on the wire, and CPU per first page and per reply (`AB_STREAMING` at once).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ KEEPALIVE = 20.0
 FIRST_PAGES, PARALLEL = 40, 4
 STREAMING = 100
 WIRE_TOKENS, WIRE_RATE, WIRE_ROUNDS = 2000, 200.0, 3
+AB_STREAMING, AB_ROUNDS = 50, 2
 COMPRESSION = "STREAMLIT_SERVER_ENABLE_WEBSOCKET_COMPRESSION"
 QUESTION = "My phone battery drains fast. What can I do?"
 
@@ -105,14 +108,16 @@ def prose_tokens(count: int, tag: str) -> list[str]:
 class App:
     """One served app: its URL, its serving process, and how its tabs open."""
 
-    def __init__(self, name: str, url: str, *, plain: bool = False) -> None:
-        self.name, self.url, self.plain = name, url, plain
+    def __init__(self, name: str, url: str, *, plain: bool = False, offer: bool = True) -> None:
+        """`offer`: the tabs offer WebSocket compression (browsers do)."""
+        self.name, self.url, self.plain, self.offer = name, url, plain, offer
         self.pid = serving_pid(url)
 
     def tab(self, *, keepalive: float | None = None) -> Any:
         from bench.st_client import Session
 
-        return Session(self.url, query_string="n=0" if self.plain else "", keepalive=keepalive)
+        query = "n=0" if self.plain else ""
+        return Session(self.url, query_string=query, keepalive=keepalive, compression=self.offer)
 
     async def open(self, *, keepalive: float | None = None) -> Any:
         tab = self.tab(keepalive=keepalive)
@@ -161,7 +166,8 @@ async def burst_figures(app: App, fake: Fake) -> Figures:
             pages.append(time.perf_counter() - started)
             done = await tab.chat(QUESTION, watch=watch, timeout=180)
             if "last" not in done.seen:
-                raise RuntimeError("the reply's last token never reached the page")
+                shown = done.last_text[-120:]
+                raise RuntimeError(f"the reply's end never reached the page; it showed {shown!r}")
             replies.append(done.server_seconds)
         except Exception as exc:  # a dropped session, whatever the reason: counted
             dropped.append(f"{type(exc).__name__}: {exc}")
@@ -208,8 +214,8 @@ async def first_page_cpu(app: App) -> Figures:
     return rows
 
 
-async def reply_cpu(app: App, fake: Fake) -> Figures:
-    tabs = await app.open_many(STREAMING)
+async def reply_cpu(app: App, fake: Fake, streaming: int = STREAMING) -> Figures:
+    tabs = await app.open_many(streaming)
     fake.queue(
         name="reply",
         tokens=reply_tokens("c", BURST_TOKENS),
@@ -231,8 +237,8 @@ async def reply_cpu(app: App, fake: Fake) -> Figures:
     if any("last" not in d.seen for d in done):
         raise RuntimeError("a reply's last token never reached its page")
     rows = Figures()
-    what = f"server CPU per streamed reply, {STREAMING} streaming"
-    rows.add(app.name, what, spent * 1000 / STREAMING, "ms", "<= 40")
+    what = f"server CPU per streamed reply, {streaming} streaming"
+    rows.add(app.name, what, spent * 1000 / streaming, "ms", "<= 40")
     await _close(tabs)
     return rows
 
@@ -292,17 +298,37 @@ async def _warm(apps: list[App]) -> None:
         await tab.close()
 
 
-async def _figures(shipped: App, other: App, plain: App, fake: Fake) -> Figures:
-    apps = [shipped, other, plain]
-    await _warm(apps)
+def _median_rows(rows: Figures) -> Figures:
+    """One row per name: the median of its values over the rounds."""
+    values: dict[str, list[float]] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        values.setdefault(row["name"], []).append(row["value"])
+        first.setdefault(row["name"], row)
+    out = Figures()
+    for name, row in first.items():
+        out.append({**row, "value": round(statistics.median(values[name]), 3)})
+    return out
+
+
+async def _figures(shipped: App, deflate: App, bare: App, plain: App, fake: Fake) -> Figures:
+    await _warm([shipped, deflate, plain])
     rows = Figures()
     rows += await burst_figures(shipped, fake)
     rows += await burst_figures(plain, fake)
-    rows += await wire_figures(apps, fake)
-    for app in apps:
+    rows += await wire_figures([bare, deflate, plain], fake)
+    for app in (shipped, plain):
         rows += await first_page_cpu(app)
-    for app in apps:
+    for app in (shipped, plain):
         rows += await reply_cpu(app, fake)
+    ab = Figures()
+    for _ in range(AB_ROUNDS):  # alternately, on one process: only the compression differs
+        for app in (bare, deflate):
+            ab += await first_page_cpu(app)
+            ab += await reply_cpu(app, fake, AB_STREAMING)
+    for row in _median_rows(ab):
+        row["target"] = None  # the decision's inputs; the targets are the shipped app's
+        rows.append(row)
     return rows
 
 
@@ -316,13 +342,16 @@ def run() -> list[dict[str, Any]]:
     ):
         directory = Path(folder)
         base = _env(fake, directory, "shipped")
-        flipped = {**_env(fake, directory, "flipped"), COMPRESSION: "false" if on else "true"}
+        # With compression shipped on, the A/B runs on the shipped server itself.
+        enabled = {**_env(fake, directory, "compressed"), COMPRESSION: "true"}
         with (
             served_app(base) as shipped_url,
-            served_app(flipped) as other_url,
+            served_app(enabled) as enabled_url,
             served_app(_env(fake, directory, "plain"), script=PLAIN_APP) as plain_url,
         ):
             shipped = App(f"app (compression {'on' if on else 'off'})", shipped_url)
-            other = App(f"app (compression {'off' if on else 'on'})", other_url)
+            squeezer = shipped_url if on else enabled_url
+            deflate = App("app, compression negotiated", squeezer)
+            bare = App("app, compression not negotiated", squeezer, offer=False)
             plain = App("plain", plain_url, plain=True)
-            return list(asyncio.run(_figures(shipped, other, plain, fake)))
+            return list(asyncio.run(_figures(shipped, deflate, bare, plain, fake)))

@@ -80,6 +80,7 @@ class Interaction:
     finished_perf: float | None = None
     seen: dict[str, float] = field(default_factory=dict)  # watch name -> time.time() first seen
     last_text_at: float | None = None  # time.time() of the last markdown element received
+    last_text: str = ""  # the body of that element (to say what a page showed instead)
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -316,7 +317,7 @@ class Session:
             if current is None:
                 return
             current.last_text_at = now
-            body = element.markdown.body
+            body = current.last_text = element.markdown.body
             for name, pattern in current.watch.items():
                 if name not in current.seen and pattern.search(body):
                     current.seen[name] = now

@@ -1,0 +1,161 @@
+"""More processes on one machine: one replica against two behind HAProxy, on one PostgreSQL.
+
+Built from `make cluster`'s pieces (`deploy/`): a throwaway PostgreSQL, replicas started as
+`python -m deploy.replica` with one cookie secret, HAProxy from `deploy/haproxy.cfg`. Two
+HAProxies run side by side, one in front of replica r1 alone and one in front of r1 and r2, so
+the only difference between the two runs is the number of replicas.
+
+- **Throughput**: `ARRIVALS` new visitors arrive at once, each opening the page and sending one
+  message that the provider answers at once (`REPLY_TOKENS` tokens at `REPLY_RATE`/s), so the
+  replicas' CPU, not the provider, sets the pace. Throughput is arrivals served per second,
+  from the first connection to the last finished reply; the ratio is two replicas over one.
+- **Proxy latency**: one session straight to r1 and one through HAProxy to r1, alternately,
+  `LATENCY_ROUNDS` messages each: the first token on the page less the provider's first token
+  (median); the figure is the difference.
+- **Rolling restart**: needs a replica that stops gracefully on SIGTERM (issue 12, item 4),
+  which the app does not have yet: reported as not measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.bench_app import Fake, Figures, _fake_provider, reply_tokens
+from bench.bench_burst import QUESTION
+
+ARRIVALS = 200
+REPLY_TOKENS, REPLY_RATE = 20, 1000.0
+LATENCY_ROUNDS = 10
+
+
+@contextlib.contextmanager
+def _cluster(fake: Fake, logs: Path) -> Iterator[dict[str, str]]:
+    """PostgreSQL, replicas r1 and r2, and two HAProxies: yields their URLs by name."""
+    from deploy import cluster, database, postgres, proxy
+
+    haproxy = proxy.find_haproxy()
+    if haproxy is None or postgres.unavailable_reason():
+        raise RuntimeError("scale needs HAProxy and PostgreSQL: make haproxy postgres")
+    server = postgres.start_postgres()
+    try:
+        url = server.url(server.create_database("bench"))
+        database.migrate(url)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(cluster.ROOT),
+            "OPENROUTER_API_KEY": "sk-or-v1-bench",
+            "OPENROUTER_BASE_URL": fake.url,
+            "OPENROUTER_FALLBACK_MODELS": "",
+            "ASSISTANT_MAX_RETRIES": "0",
+            "ASSISTANT_DATA_DIR": str(logs),
+            "DATABASE_URL": url,
+            cluster.COOKIE_SECRET: secrets.token_urlsafe(32),
+            "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",
+        }
+        with contextlib.ExitStack() as stack:
+            replicas = cluster.start_replicas(2, env, logs, stack)
+            urls = {"r1": replicas[0].url}
+            for name, members in (("one", replicas[:1]), ("two", replicas)):
+                port = postgres.free_port()
+                backends = [proxy.Backend(r.name, f"127.0.0.1:{r.port}") for r in members]
+                config = logs / f"haproxy-{name}.cfg"
+                config.write_text(proxy.render(f"127.0.0.1:{port}", backends), "utf-8")
+                balancer = cluster.spawn(proxy.command(haproxy, config), env, None)
+                stack.callback(cluster.stop_processes, [balancer])
+                urls[name] = f"http://127.0.0.1:{port}"
+                cluster.wait_until_healthy(urls[name], lambda b=balancer: b.poll() is None, name)
+            yield urls
+    finally:
+        server.stop()
+
+
+async def _arrivals(url: str, fake: Fake, tag: str) -> tuple[float, int]:
+    """(arrivals served per second, sessions that failed)."""
+    from bench.st_client import Session
+
+    fake.queue(
+        name="reply",
+        tokens=reply_tokens(tag, REPLY_TOKENS),
+        tokens_per_second=REPLY_RATE,
+        persist=True,
+    )
+    failed: list[str] = []
+
+    async def arrive() -> None:
+        tab = Session(url)
+        try:
+            await tab.connect()
+            await tab.load(timeout=300)
+            done = await tab.chat(QUESTION, watch={"last": rf"\b{tag}{REPLY_TOKENS - 1}\b"})
+            if "last" not in done.seen:
+                raise RuntimeError("the reply's end never reached the page")
+        except Exception as exc:  # counted, whatever it was
+            failed.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            await tab.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(arrive() for _ in range(ARRIVALS)))
+    elapsed = time.perf_counter() - started
+    fake.queue(name="echo", persist=True)
+    for reason in sorted(set(failed))[:3]:
+        print(f"  failed ({url}): {reason}")
+    return (ARRIVALS - len(failed)) / elapsed, len(failed)
+
+
+async def _first_token_delay(url: str, fake: Fake, tag: str) -> float:
+    """Seconds from the provider's first token to the page's, for one message."""
+    from bench.st_client import Session
+
+    async with Session(url) as tab:
+        await tab.load()
+        fake.queue(name="reply", tokens=reply_tokens(tag, 20), tokens_per_second=200.0)
+        done = await tab.chat(QUESTION, watch={"first": rf"\b{tag}0\b"})
+        record = fake.streams(done.started_at, "reply")[-1]
+        return float(done.seen["first"] - record["first_token_at"])
+
+
+async def _figures(urls: dict[str, str], fake: Fake) -> Figures:
+    rows = Figures()
+    delays: dict[str, list[float]] = {"direct": [], "proxied": []}
+    for index in range(LATENCY_ROUNDS):
+        delays["direct"].append(await _first_token_delay(urls["r1"], fake, f"d{index}x"))
+        delays["proxied"].append(await _first_token_delay(urls["one"], fake, f"p{index}x"))
+    direct, proxied = (statistics.median(delays[k]) * 1000 for k in ("direct", "proxied"))
+    rows.add("scale", "first token on the page after the provider's, straight", direct, "ms")
+    rows.add("scale", "first token on the page after the provider's, via HAProxy", proxied, "ms")
+    rows.add("scale", "HAProxy's added latency to the first token", proxied - direct, "ms", "<= 5")
+    one, failed_one = await _arrivals(urls["one"], fake, "s")
+    two, failed_two = await _arrivals(urls["two"], fake, "t")
+    rows.add("scale", f"{ARRIVALS} arrivals at once, 1 replica", one, "served/s")
+    rows.add("scale", f"{ARRIVALS} arrivals at once, 2 replicas", two, "served/s")
+    rows.add("scale", "throughput, 2 replicas / 1", two / one, "x", ">= 1.7")
+    failed = failed_one + failed_two
+    rows.add("scale", "sessions failed, 1 and 2 replicas", failed, "sessions", "<= 0")
+    rows.append(
+        {
+            "name": "scale: rolling restart of 2 replicas, 50 sessions chatting: messages lost",
+            "value": "not measured",
+            "unit": "",
+            "target": "0",
+        }
+    )
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench_scale_") as folder,
+        _fake_provider() as fake,
+        _cluster(fake, Path(folder)) as urls,
+    ):
+        return list(asyncio.run(_figures(urls, fake)))
