@@ -81,6 +81,7 @@ class Interaction:
     seen: dict[str, float] = field(default_factory=dict)  # watch name -> time.time() first seen
     last_text_at: float | None = None  # time.time() of the last markdown element received
     last_text: str = ""  # the body of that element (to say what a page showed instead)
+    alerts: list[str] = field(default_factory=list)  # st.error/warning/info bodies shown
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -312,6 +313,8 @@ class Session:
             self._components[component.component_name] = component.json
         elif which == "exception":
             self._fail(f"the app raised: {element.exception.message or element.exception.type}")
+        elif which == "alert" and self._current is not None:
+            self._current.alerts.append(element.alert.body)
         elif which == "markdown":
             current = self._current
             if current is None:
