@@ -286,7 +286,7 @@ async def idle_figures(apps: list[Tabs], pids: dict[str, int]) -> Figures:
         await asyncio.sleep(2.0)
         per_session = (rss_kb(pids[app.name]) - before) / IDLE_SESSIONS
         what = f"memory per idle session, {IDLE_MESSAGES} messages"
-        rows.add(app.name, what, per_session, "kB", "<= 100")
+        rows.add(app.name, what, per_session, "kB", "<= 80")
         await asyncio.gather(*(t.close() for t in [*warm, *idle]))
     return rows
 

@@ -166,7 +166,7 @@ async def burst_figures(app: App, fake: Fake) -> Figures:
             pages.append(time.perf_counter() - started)
             done = await tab.chat(QUESTION, watch=watch, timeout=180)
             if "last" not in done.seen:
-                shown = done.alerts or done.last_text[-120:]
+                shown = [*done.alerts, *done.recent]
                 raise RuntimeError(f"the reply's end never reached the page; it showed {shown!r}")
             replies.append(done.server_seconds)
         except Exception as exc:  # a dropped session, whatever the reason: counted

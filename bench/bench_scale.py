@@ -97,7 +97,8 @@ async def _arrivals(url: str, fake: Fake, tag: str) -> tuple[float, int]:
             await tab.load(timeout=300)
             done = await tab.chat(QUESTION, watch={"last": rf"\b{tag}{REPLY_TOKENS - 1}\b"})
             if "last" not in done.seen:
-                raise RuntimeError("the reply's end never reached the page")
+                shown = [*done.alerts, *done.recent]
+                raise RuntimeError(f"the reply's end never reached the page; it showed {shown!r}")
         except Exception as exc:  # counted, whatever it was
             failed.append(f"{type(exc).__name__}: {exc}")
         finally:

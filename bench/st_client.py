@@ -82,6 +82,7 @@ class Interaction:
     last_text_at: float | None = None  # time.time() of the last markdown element received
     last_text: str = ""  # the body of that element (to say what a page showed instead)
     alerts: list[str] = field(default_factory=list)  # st.error/warning/info bodies shown
+    recent: list[str] = field(default_factory=list)  # the last few markdown bodies received
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -321,6 +322,7 @@ class Session:
                 return
             current.last_text_at = now
             body = current.last_text = element.markdown.body
+            current.recent = [*current.recent[-4:], body[-80:]]
             for name, pattern in current.watch.items():
                 if name not in current.seen and pattern.search(body):
                     current.seen[name] = now
