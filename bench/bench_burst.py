@@ -21,7 +21,8 @@ with the fake OpenRouter in its own process, beside the plain `st.write_stream` 
   to the end of the run, divided by the reply's bytes.
 - **Compression**: on a server with `server.enableWebsocketCompression` on, sessions that offer
   permessage-deflate (as browsers do) against sessions that do not, alternately, on the same
-  process: bytes on the wire, and CPU per first page and per reply (`AB_STREAMING` at once).
+  process: bytes on the wire, CPU per first page and per reply (`AB_STREAMING` at once), and
+  memory per idle session (`AB_IDLE` sessions).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bench.bench_app import (
     Figures,
     _fake_provider,
     reply_tokens,
+    rss_kb,
     serving_pid,
 )
 
@@ -51,7 +53,7 @@ KEEPALIVE = 20.0
 FIRST_PAGES, PARALLEL = 40, 4
 STREAMING = 100
 WIRE_TOKENS, WIRE_RATE, WIRE_ROUNDS = 2000, 200.0, 3
-AB_STREAMING, AB_ROUNDS = 50, 2
+AB_STREAMING, AB_IDLE, AB_ROUNDS = 50, 50, 2
 COMPRESSION = "STREAMLIT_SERVER_ENABLE_WEBSOCKET_COMPRESSION"
 QUESTION = "My phone battery drains fast. What can I do?"
 
@@ -243,6 +245,21 @@ async def reply_cpu(app: App, fake: Fake, streaming: int = STREAMING) -> Figures
     return rows
 
 
+async def idle_memory(apps: list[App], count: int) -> Figures:
+    """Growth of the process's resident memory per connected, idle session, for sessions of
+    each app in turn on one process, all kept open (freed memory is not reused meanwhile)."""
+    rows = Figures()
+    tabs: list[Any] = []
+    for app in apps:
+        await asyncio.sleep(1.0)
+        before = rss_kb(app.pid)
+        tabs += await app.open_many(count)
+        await asyncio.sleep(2.0)
+        rows.add(app.name, "memory per idle session", (rss_kb(app.pid) - before) / count, "kB")
+    await _close(tabs)
+    return rows
+
+
 # -- bytes on the wire ------------------------------------------------------------------------
 
 
@@ -321,7 +338,7 @@ async def _figures(shipped: App, deflate: App, bare: App, plain: App, fake: Fake
         rows += await first_page_cpu(app)
     for app in (shipped, plain):
         rows += await reply_cpu(app, fake)
-    ab = Figures()
+    ab = await idle_memory([bare, deflate], AB_IDLE)
     for _ in range(AB_ROUNDS):  # alternately, on one process: only the compression differs
         for app in (bare, deflate):
             ab += await first_page_cpu(app)
