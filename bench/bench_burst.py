@@ -330,6 +330,8 @@ def _median_rows(rows: Figures) -> Figures:
 
 async def _figures(shipped: App, deflate: App, bare: App, plain: App, fake: Fake) -> Figures:
     await _warm([shipped, deflate, plain])
+    # Memory first, while the processes are fresh: a burst leaves freed memory to reuse.
+    ab = await idle_memory([bare, deflate], AB_IDLE)
     rows = Figures()
     rows += await burst_figures(shipped, fake)
     rows += await burst_figures(plain, fake)
@@ -338,7 +340,6 @@ async def _figures(shipped: App, deflate: App, bare: App, plain: App, fake: Fake
         rows += await first_page_cpu(app)
     for app in (shipped, plain):
         rows += await reply_cpu(app, fake)
-    ab = await idle_memory([bare, deflate], AB_IDLE)
     for _ in range(AB_ROUNDS):  # alternately, on one process: only the compression differs
         for app in (bare, deflate):
             ab += await first_page_cpu(app)
