@@ -28,6 +28,7 @@ with the fake OpenRouter in its own process, beside the plain `st.write_stream` 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import tempfile
@@ -56,6 +57,16 @@ WIRE_TOKENS, WIRE_RATE, WIRE_ROUNDS = 2000, 200.0, 3
 AB_STREAMING, AB_IDLE, AB_ROUNDS = 50, 50, 2
 COMPRESSION = "STREAMLIT_SERVER_ENABLE_WEBSOCKET_COMPRESSION"
 QUESTION = "My phone battery drains fast. What can I do?"
+
+
+_visitors = itertools.count()
+
+
+def visitor_address() -> str:
+    """A new client address for each simulated browser (the benchmarking range, RFC 2544):
+    the app limits new guests per address, and every tab here comes from one machine."""
+    n = next(_visitors)
+    return f"198.18.{n // 250 % 256}.{n % 250 + 1}"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -119,7 +130,13 @@ class App:
         from bench.st_client import Session
 
         query = "n=0" if self.plain else ""
-        return Session(self.url, query_string=query, keepalive=keepalive, compression=self.offer)
+        return Session(
+            self.url,
+            query_string=query,
+            keepalive=keepalive,
+            compression=self.offer,
+            client_address=visitor_address(),
+        )
 
     async def open(self, *, keepalive: float | None = None) -> Any:
         tab = self.tab(keepalive=keepalive)
@@ -304,6 +321,7 @@ def _env(fake: Fake, directory: Path, name: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{directory / f'{name}.db'}",
         "ASSISTANT_DATA_DIR": str(directory),
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",  # see bench_app: others edit the checkout
+        "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",  # believes each tab's own address
     }
 
 

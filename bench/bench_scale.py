@@ -12,8 +12,11 @@ the only difference between the two runs is the number of replicas.
 - **Proxy latency**: one session straight to r1 and one through HAProxy to r1, alternately,
   `LATENCY_ROUNDS` messages each: the first token on the page less the provider's first token
   (median); the figure is the difference.
-- **Rolling restart**: needs a replica that stops gracefully on SIGTERM (issue 12, item 4),
-  which the app does not have yet: reported as not measured.
+- **Rolling restart**: `CHATTING` sessions (each with the cookies a page load gives) chat
+  through HAProxy, one message after another (`ROLLING_TOKENS` tokens at `ROLLING_RATE`/s),
+  while each replica in turn gets SIGTERM, exits (graceful stop), starts again and is healthy.
+  A session whose connection closes reconnects, as the browser does, and goes on. Lost: the
+  messages whose page showed them sent and answered that the database does not hold.
 """
 
 from __future__ import annotations
@@ -22,24 +25,36 @@ import asyncio
 import contextlib
 import os
 import secrets
+import signal
 import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.bench_app import Fake, Figures, _fake_provider, reply_tokens
-from bench.bench_burst import QUESTION
+from bench.bench_burst import QUESTION, visitor_address
 
 ARRIVALS = 200
 REPLY_TOKENS, REPLY_RATE = 20, 1000.0
 LATENCY_ROUNDS = 10
+CHATTING, ROLLING_TOKENS, ROLLING_RATE = 50, 20, 10.0
+PAGE = {"Accept": "text/html", "Sec-Fetch-Dest": "document"}
+
+
+@dataclass
+class Cluster:
+    urls: dict[str, str]  # "r1" straight, "one" (HAProxy, r1), "two" (HAProxy, r1 and r2)
+    replicas: list[Any]  # deploy.cluster.Replica
+    env: dict[str, str]
+    database: str
 
 
 @contextlib.contextmanager
-def _cluster(fake: Fake, logs: Path) -> Iterator[dict[str, str]]:
-    """PostgreSQL, replicas r1 and r2, and two HAProxies: yields their URLs by name."""
+def _cluster(fake: Fake, logs: Path) -> Iterator[Cluster]:
+    """PostgreSQL, replicas r1 and r2, and two HAProxies."""
     from deploy import cluster, database, postgres, proxy
 
     haproxy = proxy.find_haproxy()
@@ -63,6 +78,8 @@ def _cluster(fake: Fake, logs: Path) -> Iterator[dict[str, str]]:
         }
         with contextlib.ExitStack() as stack:
             replicas = cluster.start_replicas(2, env, logs, stack)
+            # A replica restarted by the rolling restart is a new process: stop whichever runs.
+            stack.callback(lambda: cluster.stop_processes([r.process for r in replicas]))
             urls = {"r1": replicas[0].url}
             for name, members in (("one", replicas[:1]), ("two", replicas)):
                 port = postgres.free_port()
@@ -73,7 +90,7 @@ def _cluster(fake: Fake, logs: Path) -> Iterator[dict[str, str]]:
                 stack.callback(cluster.stop_processes, [balancer])
                 urls[name] = f"http://127.0.0.1:{port}"
                 cluster.wait_until_healthy(urls[name], lambda b=balancer: b.poll() is None, name)
-            yield urls
+            yield Cluster(urls, replicas, env, url)
     finally:
         server.stop()
 
@@ -91,7 +108,7 @@ async def _arrivals(url: str, fake: Fake, tag: str) -> tuple[float, int]:
     failed: list[str] = []
 
     async def arrive() -> None:
-        tab = Session(url)
+        tab = Session(url, client_address=visitor_address())
         try:
             await tab.connect()
             await tab.load(timeout=300)
@@ -117,7 +134,7 @@ async def _first_token_delay(url: str, fake: Fake, tag: str) -> float:
     """Seconds from the provider's first token to the page's, for one message."""
     from bench.st_client import Session
 
-    async with Session(url) as tab:
+    async with Session(url, client_address=visitor_address()) as tab:
         await tab.load()
         fake.queue(name="reply", tokens=reply_tokens(tag, 20), tokens_per_second=200.0)
         done = await tab.chat(QUESTION, watch={"first": rf"\b{tag}0\b"})
@@ -125,7 +142,108 @@ async def _first_token_delay(url: str, fake: Fake, tag: str) -> float:
         return float(done.seen["first"] - record["first_token_at"])
 
 
-async def _figures(urls: dict[str, str], fake: Fake) -> Figures:
+def _restart(replica: Any, env: dict[str, str]) -> None:
+    """SIGTERM, wait for the exit (graceful stop), start it again on its port, wait healthy."""
+    from deploy import cluster
+    from deploy import replica as replica_module
+
+    replica.process.send_signal(signal.SIGTERM)
+    replica.process.wait(timeout=120)
+    output = replica.log.open("ab")
+    command = replica_module.start_command(replica.port, "127.0.0.1")
+    replica.process = cluster.spawn(command, env, output)
+    output.close()
+    cluster.wait_until_healthy(replica.url, lambda: replica.process.poll() is None, replica.name)
+
+
+async def _chatter(url: str, number: int, stop: asyncio.Event) -> tuple[list[str], list[str]]:
+    """Chat until `stop`: (messages answered on the page, messages whose run was cut)."""
+    import httpx
+
+    from bench.st_client import Session
+
+    address = visitor_address()
+    async with httpx.AsyncClient() as http:
+        page = await http.get(url, headers={**PAGE, "X-Forwarded-For": address})
+    jar = dict(page.cookies)
+    answered: list[str] = []
+    cut: list[str] = []
+    tab, query = None, ""
+    index = 0
+    while not stop.is_set():
+        try:
+            if tab is None:
+                tab = Session(url, cookies=jar, query_string=query, client_address=address)
+                await tab.connect()
+                await tab.load(timeout=120)
+            text = f"rr-{number}-{index}"
+            index += 1
+            try:
+                await tab.chat(text, timeout=120)
+            except Exception:
+                cut.append(text)
+                raise
+            answered.append(text)
+            query = tab.info.query_string
+        except Exception:  # the replica went away: reconnect, as the browser does
+            if tab is not None:
+                await tab.close()
+            tab = None
+            await asyncio.sleep(0.5)
+    if tab is not None:
+        await tab.close()
+    return answered, cut
+
+
+async def _rolling_restart(found: Cluster, fake: Fake) -> Figures:
+    from sqlalchemy import create_engine, text
+
+    fake.queue(
+        name="reply",
+        tokens=reply_tokens("q", ROLLING_TOKENS),
+        tokens_per_second=ROLLING_RATE,
+        persist=True,
+    )
+    stop = asyncio.Event()
+    chatting = [asyncio.create_task(_chatter(found.urls["two"], n, stop)) for n in range(CHATTING)]
+    await asyncio.sleep(5.0)
+    for replica in found.replicas:
+        await asyncio.to_thread(_restart, replica, found.env)
+        await asyncio.sleep(3.0)  # HAProxy sees it up again (rise 2, every second)
+    await asyncio.sleep(5.0)
+    stop.set()
+    results = await asyncio.gather(*chatting)
+    fake.queue(name="echo", persist=True)
+    answered = [t for a, _ in results for t in a]
+    cut = [t for _, c in results for t in c]
+    engine = create_engine(found.database)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT u.text, r.status FROM messages u LEFT JOIN messages r"
+                    " ON r.parent_id = u.id AND r.role = 'assistant'"
+                    " WHERE u.role = 'user' AND u.text LIKE 'rr-%'"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    stored = {str(t): str(status) for t, status in rows}
+    rows_ = Figures()
+    what = f"rolling restart of 2 replicas, {CHATTING} sessions chatting"
+    rows_.add("scale", f"{what}: messages answered on the page", len(answered), "messages")
+    lost = sum(1 for t in answered if t not in stored)
+    rows_.add("scale", f"{what}: answered messages lost", lost, "messages", "<= 0")
+    rows_.add("scale", f"{what}: runs cut by a restart", len(cut), "messages")
+    kept = sum(1 for t in cut if t in stored)
+    rows_.add("scale", f"{what}: of those, stored (the rest never reached a server)", kept, "")
+    left = sum(1 for status in stored.values() if status in ("streaming", "None"))
+    rows_.add("scale", f"{what}: replies left streaming", left, "replies", "<= 0")
+    return rows_
+
+
+async def _figures(found: Cluster, fake: Fake) -> Figures:
+    urls = found.urls
     rows = Figures()
     delays: dict[str, list[float]] = {"direct": [], "proxied": []}
     for index in range(LATENCY_ROUNDS):
@@ -142,14 +260,7 @@ async def _figures(urls: dict[str, str], fake: Fake) -> Figures:
     rows.add("scale", "throughput, 2 replicas / 1", two / one, "x", ">= 1.7")
     failed = failed_one + failed_two
     rows.add("scale", "sessions failed, 1 and 2 replicas", failed, "sessions", "<= 0")
-    rows.append(
-        {
-            "name": "scale: rolling restart of 2 replicas, 50 sessions chatting: messages lost",
-            "value": "not measured",
-            "unit": "",
-            "target": "0",
-        }
-    )
+    rows += await _rolling_restart(found, fake)
     return rows
 
 
@@ -157,6 +268,6 @@ def run() -> list[dict[str, Any]]:
     with (
         tempfile.TemporaryDirectory(prefix="bench_scale_") as folder,
         _fake_provider() as fake,
-        _cluster(fake, Path(folder)) as urls,
+        _cluster(fake, Path(folder)) as found,
     ):
-        return list(asyncio.run(_figures(urls, fake)))
+        return list(asyncio.run(_figures(found, fake)))

@@ -118,11 +118,13 @@ class Session:
         locale: str = "en-US",
         keepalive: float | None = None,
         compression: bool = True,
+        client_address: str | None = None,
     ) -> None:
         """`keepalive`: seconds between the client's own pings (None: only answer the
         server's); a server that cannot answer one within as long drops the session, as a
         browser behind a proxy with that idle timeout would see. `compression`: offer
-        permessage-deflate, as browsers do."""
+        permessage-deflate, as browsers do. `client_address`: sent as X-Forwarded-For, for
+        an app that trusts this machine as its proxy (many browsers from one process)."""
         parsed = urlparse(base_url)
         self._http_url = f"{parsed.scheme}://{parsed.netloc}"
         self._ws_url = f"ws://{parsed.netloc}{STREAM_PATH}"
@@ -131,6 +133,7 @@ class Session:
         self._locale = locale
         self._keepalive = keepalive
         self._compression = compression
+        self._client_address = client_address
         self.info = SessionInfo(query_string=query_string.lstrip("?"))
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -144,6 +147,8 @@ class Session:
 
     async def connect(self) -> None:
         headers = {}
+        if self._client_address:
+            headers["X-Forwarded-For"] = self._client_address
         if self._cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
         token = self._cookies.get("_streamlit_xsrf") or NO_AUTH_TOKEN
