@@ -133,6 +133,21 @@ class Assistant:
         chosen = cheapest_vision_model(self.catalogue.models())
         return chosen.id if chosen is not None else None
 
+    def complete(self, role: Role, text: str, *, max_tokens: int, model: str | None = None) -> str:
+        """A short answer of `role` to `text`, in one non-streamed request; raises the
+        AssistantError that ended it. For small extras (titles), never for replies."""
+        client = self._get_client()
+        messages = [
+            {"role": "system", "content": role.system_prompt},
+            {"role": "user", "content": text},
+        ]
+        return client.complete(
+            messages,
+            model or self.default_model,
+            temperature=role.temperature,
+            max_tokens=max_tokens,
+        )
+
     def stream_reply(
         self,
         role: Role,

@@ -189,6 +189,53 @@ class ChatClient:
         finally:
             inner.close()
 
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        model: str,
+        *,
+        temperature: float | None = None,
+        max_tokens: int,
+    ) -> str:
+        """One short answer, not streamed (`stream: false`): its text, or the mapped
+        AssistantError. No retries and no fallbacks: for extras such as a conversation's title,
+        where a failure simply keeps what there was. A streamed request costs the process a
+        read and an event per token; this one a single JSON body."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "stream": False,
+            "max_tokens": max_tokens,
+        }
+        if temperature is not None:
+            body["temperature"] = temperature
+        try:
+            response = self._http.post(
+                f"{self._base}/chat/completions",
+                json=body,
+                headers=self._headers(),
+                timeout=self._timeout(self._settings.first_token_timeout),
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        except httpx.InvalidURL as exc:
+            raise self._bad_url_error(exc) from None
+        if not response.is_success:
+            error = error_from_status(response.status_code, response.content, response.headers)
+            error.detail = self._scrub(error.detail)
+            raise error
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices else None
+        message = first.get("message") if isinstance(first, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, str):
+            raise UnexpectedError(detail="a completion without a message's text")
+        return content
+
     def list_models(self) -> list[dict[str, Any]]:
         """The server's model catalogue (`GET /models`); raises the mapped AssistantError."""
         data = self._get_json("/models").get("data")

@@ -13,9 +13,13 @@ Replies of one conversation run one after the other: a message typed while a rep
 stored at once, and its reply starts when the earlier ones have ended (its context is then read
 from the store, so it includes them).
 
-One heartbeat thread per `Replies` touches the rows of every running or queued reply every few
-seconds in one statement, so that `Store.recover_stale_replies` can tell a reply whose process
-died (no heartbeat) from one that is waiting for a slow first token.
+One keeper thread per `Replies` writes for all of them: every `CHECKPOINT_EVERY` the text of
+every reply that grew since its last checkpoint, in one transaction (a reply's own thread never
+waits for the database while it streams, and a hundred replies cost one commit a second, not a
+hundred), and every `HEARTBEAT_EVERY` a touch of the others' rows in one statement, so that
+`Store.recover_stale_replies` can tell a reply whose process died (no heartbeat) from one that
+is waiting for a slow first token. Without a store to write to (`heart` None), each reply
+checkpoints itself through its keeper.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.cancellation import Cancellation
 from assistant.chat import Assistant
@@ -40,6 +44,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between checkpoints of a growing reply: at most this much is lost to a crash.
 CHECKPOINT_EVERY = 1.0
+#: Seconds before a checkpoint the busy database refused is tried again (not at every token:
+#: with many replies streaming, each try costs a copy of the reply and a turn at the gate).
+CHECKPOINT_RETRY = 0.25
 #: Seconds between heartbeats of running replies; three missed ones make a reply stale.
 HEARTBEAT_EVERY = 5.0
 
@@ -65,9 +72,15 @@ class ReplyKeeper(Protocol):
 
 
 class Heart(Protocol):
-    """Touches the rows of live replies in one write (`Store.touch_replies`)."""
+    """Writes for all live replies at once (the `Store`)."""
 
-    def touch_replies(self, replies: Sequence[tuple[int, str]]) -> int: ...
+    def touch_replies(self, replies: Sequence[tuple[int, str]]) -> int:
+        """Heartbeat: keep these (owner id, reply id) rows fresh, in one write."""
+        ...
+
+    def checkpoint_replies(self, replies: Sequence[tuple[int, str, str, str]]) -> int:
+        """Save (owner id, reply id, text, reasoning) of several replies in one write."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class ReplyTask:
             self._reply.resume()
         self._version = 0
         self._done = False
+        #: Lengths of (text, reasoning) at the last checkpoint the keeper thread wrote.
+        self.saved = (len(self._reply.text), len(self._reply.reasoning))
         self.cancel = Cancellation()
         self._listeners: list[Callable[[], object]] = []
         self.started_at = time.monotonic()
@@ -130,6 +145,11 @@ class ReplyTask:
         with self._cond:
             self.last_watched = time.monotonic()
             return self._version, self._reply.copy()
+
+    def progress(self) -> tuple[str, str]:
+        """(text, reasoning) so far, without copying the reply (for checkpoints; not a watch)."""
+        with self._cond:
+            return self._reply.text, self._reply.reasoning
 
     def wait(self, seen: int, timeout: float) -> int:
         """Block until the version passes `seen` (or the task ends, or `timeout` passes)."""
@@ -230,7 +250,8 @@ class ReplyTask:
         events = self._replies.assistant.stream_reply(
             job.role, history, model=job.model, cancel=self.cancel
         )
-        keeper = job.keeper
+        # With a heart, the keeper thread checkpoints every reply of the process together.
+        keeper = job.keeper if self._replies.heart is None else None
         every = self._replies.checkpoint_every
         last_checkpoint = time.monotonic()
         try:
@@ -249,6 +270,8 @@ class ReplyTask:
                         _, reply = self.snapshot()
                         if _safely(keeper.checkpoint, reply):
                             last_checkpoint = now
+                        else:
+                            last_checkpoint = now - every + min(every, CHECKPOINT_RETRY)
         finally:
             close_events(events)  # hangs up: generation and billing stop
 
@@ -309,7 +332,7 @@ class Replies:
         self.checkpoint_every = checkpoint_every
         self.heartbeat_every = heartbeat_every
         self.unwatched_after = unwatched_after
-        self._heart = heart
+        self.heart = heart
         self._lock = threading.Lock()
         self._tasks: dict[str, ReplyTask] = {}
         self._beating = False
@@ -333,11 +356,11 @@ class Replies:
             ]
             task = ReplyTask(job, self, earlier[-1] if earlier else None)
             self._tasks[job.reply_id] = task
-            beat = self._heart is not None and not self._beating
+            beat = self.heart is not None and not self._beating
             self._beating = self._beating or beat
         task._thread.start()
         if beat:
-            threading.Thread(target=self._beat, name="reply-heartbeat", daemon=True).start()
+            threading.Thread(target=self._keep, name="reply-keeper", daemon=True).start()
         return task
 
     def find(self, owner_id: int, reply_id: str) -> ReplyTask | None:
@@ -387,10 +410,15 @@ class Replies:
         with self._lock:
             self._tasks.pop(task.reply_id, None)
 
-    def _beat(self) -> None:
-        """Touch live replies' rows; stop replies nobody has watched for `unwatched_after`."""
+    def _keep(self) -> None:
+        """Checkpoint the replies that grew, touch the others' rows now and then, and stop
+        replies nobody has watched for `unwatched_after`."""
+        heart = self.heart
+        assert heart is not None
+        tick = min(self.checkpoint_every, self.heartbeat_every)
+        checkpointed = beaten = time.monotonic()
         while True:
-            time.sleep(self.heartbeat_every)
+            time.sleep(tick)
             with self._lock:
                 tasks = list(self._tasks.values())
             now = time.monotonic()
@@ -399,12 +427,24 @@ class Replies:
                     if task.unwatched_for(now) > self.unwatched_after:
                         log.info("stopping reply %s: nobody is watching it", task.reply_id)
                         task.stop()
-            ids = [ids for task in tasks if (ids := _beat_ids(task)) is not None]
-            if ids and self._heart is not None:
-                try:
-                    self._heart.touch_replies(ids)
-                except AssistantError:
-                    log.warning("heartbeat of %d replies failed", len(ids), exc_info=True)
+            grown: list[tuple[ReplyTask, tuple[int, str, str, str]]] = []
+            if now - checkpointed >= self.checkpoint_every - tick / 2:
+                checkpointed = now
+                grown = [(task, row) for task in tasks if (row := _grown(task)) is not None]
+                if _write("checkpoint", heart.checkpoint_replies, [row for _, row in grown]):
+                    for task, (_, _, text, reasoning) in grown:
+                        task.saved = (len(text), len(reasoning))
+                else:
+                    grown = []  # not written: their rows still need the heartbeat
+            if now - beaten >= self.heartbeat_every - tick / 2:
+                beaten = now
+                written = {task.reply_id for task, _ in grown}
+                ids = [
+                    ids
+                    for task in tasks
+                    if task.reply_id not in written and (ids := _beat_ids(task)) is not None
+                ]
+                _write("heartbeat", heart.touch_replies, ids)
 
 
 def _beat_ids(task: ReplyTask) -> tuple[int, str] | None:
@@ -412,8 +452,33 @@ def _beat_ids(task: ReplyTask) -> tuple[int, str] | None:
     return keeper.heartbeat_ids() if keeper is not None else None
 
 
+def _grown(task: ReplyTask) -> tuple[int, str, str, str] | None:
+    """The checkpoint row of a reply whose text grew since its last one, else None."""
+    ids = _beat_ids(task)
+    if ids is None or task.done:
+        return None  # an ended reply is kept whole by its own thread
+    text, reasoning = task.progress()
+    if (len(text), len(reasoning)) == task.saved:
+        return None
+    return (*ids, text, reasoning)
+
+
+def _write(what: str, write: Callable[[list[Any]], int], rows: list[Any]) -> bool:
+    """Write `rows` if there are any; False when the database refused (logged)."""
+    if not rows:
+        return True
+    try:
+        write(rows)
+    except AssistantError:
+        # A busy database must not stop the keeper; the next round tries again.
+        log.warning("%s of %d replies failed", what, len(rows), exc_info=True)
+        return False
+    return True
+
+
 __all__ = [
     "CHECKPOINT_EVERY",
+    "CHECKPOINT_RETRY",
     "HEARTBEAT_EVERY",
     "Replies",
     "ReplyJob",

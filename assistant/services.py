@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 from assistant.accounts import Accounts
@@ -47,6 +48,25 @@ def shared(settings: Settings) -> Services:
         if found is None:
             found = _shared[settings] = build(settings)
         return found
+
+
+def shared_services() -> list[Services]:
+    """Every `Services` this process has built (one per settings in use)."""
+    with _lock:
+        return list(_shared.values())
+
+
+def drain(timeout: float) -> int:
+    """The process is stopping: refuse new replies, let every running one end for up to
+    `timeout` seconds, then stop the rest (kept as they are, marked stopped). Returns how many
+    had to be stopped."""
+    built = shared_services()
+    deadline = time.monotonic() + timeout
+    stopped = 0
+    for services in built:
+        stopped += services.replies.drain(max(0.0, deadline - time.monotonic()))
+        services.upkeep.stop()
+    return stopped
 
 
 def build(settings: Settings) -> Services:
@@ -87,4 +107,4 @@ def build(settings: Settings) -> Services:
     )
 
 
-__all__ = ["Services", "build", "shared"]
+__all__ = ["Services", "build", "drain", "shared", "shared_services"]

@@ -65,6 +65,9 @@ class Settings:
     #: ASSISTANT_UNWATCHED_REPLY_TIMEOUT: stop a reply nobody has watched (no page, no API
     #: client) for this many seconds; empty means replies always run to their end.
     unwatched_reply_timeout: float | None = None
+    #: ASSISTANT_STOP_GRACE: on SIGTERM, seconds the replies still streaming may take to end
+    #: before they are stopped (kept as they are) and the process exits.
+    stop_grace: float = 20.0
     #: ASSISTANT_TRUSTED_PROXIES: comma-separated addresses or networks (CIDR) of the reverse
     #: proxies in front of the app; only their X-Forwarded-For / X-Forwarded-Proto are believed.
     trusted_proxies: tuple[str, ...] = ()
@@ -146,6 +149,7 @@ class Settings:
             "ASSISTANT_UNWATCHED_REPLY_TIMEOUT": ("unwatched_reply_timeout", float),
             "ASSISTANT_API_REQUESTS_PER_MINUTE": ("api_requests_per_minute", int),
             "ASSISTANT_API_STREAMS": ("api_streams", int),
+            "ASSISTANT_STOP_GRACE": ("stop_grace", float),
         }
         for env_name, (attr, kind) in number_fields.items():
             if (value := get(env_name)) is not None:

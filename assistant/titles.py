@@ -4,6 +4,10 @@ A conversation is titled from its first message at once (see the store); when a 
 available it is then asked for a three-to-six-word title, which replaces the first-line title
 unless the user has renamed the conversation meanwhile. It runs on a daemon thread so the user
 never waits for it, and any failure simply keeps the first-line title.
+
+The request is short and not streamed (`Assistant.complete`, at most `TITLE_TOKENS` tokens):
+streamed, a title cost the process about as much as the reply it names (a read and an event
+per token, for as long as the model kept writing); see bench/bench_burst.py.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ import logging
 import threading
 
 from assistant.chat import Assistant
-from assistant.context import ChatTurn
 from assistant.errors import AssistantError
-from assistant.events import Failed, TextDelta, close_events
 from assistant.roles import Role
 from assistant.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 60
+#: A title of three to six words fits; a model that rambles is cut here, not paid for.
+TITLE_TOKENS = 16
 _TITLER = Role(
     id="titler",
     name="Titler",
@@ -48,19 +52,12 @@ def title_from_answer(text: str) -> str | None:
 def generate_title(
     assistant: Assistant, first_message: str, *, model: str | None = None
 ) -> str | None:
+    """Ask the model for a title, or None when there is no good one (the caller keeps the
+    first-line title). Raises the AssistantError that ended the request."""
     if assistant.offline or not first_message.strip():
         return None  # the tiny offline model writes poor titles; the first line is better
-    events = assistant.stream_reply(_TITLER, [ChatTurn("user", first_message[:2000])], model=model)
-    parts: list[str] = []
-    try:
-        for event in events:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, Failed):
-                return None
-    finally:
-        close_events(events)
-    return title_from_answer("".join(parts))
+    answer = assistant.complete(_TITLER, first_message[:2000], max_tokens=TITLE_TOKENS, model=model)
+    return title_from_answer(answer)
 
 
 def title_in_background(

@@ -38,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_APP = ROOT / "bench" / "plain_chat_app.py"
 COOKIE = "assistant_session"  # assistant.cookie_tickets.SESSION_COOKIE
+MODEL = "deepseek/deepseek-v3.2"
 STREAM_RATE, LONG_TOKENS = 200.0, 2000  # tokens/s, and the amplification reply
 LAG_REPLIES, LAG_TOKENS = 5, 500  # lag and first-token samples
 SHORT_CHAT, LONG_CHAT, CHAT_ROUNDS = 10, 800, 5
@@ -133,16 +134,18 @@ def rss_kb(pid: int) -> int:
 
 def _seed(store: Any, accounts: Any, count: int) -> str:
     """A guest with one conversation of `count` messages; returns "token|query string"."""
+    from assistant.reply import Reply, ReplyStatus
+    from assistant.store import NewTurn
+
     signed = accounts.start_guest()
-    owner, cid = signed.user.id, None
+    owner, cid, reply_id = signed.user.id, None, ""
     for role, text in seed_messages(count):
         if role == "user":
-            cid, _ = store.add_user_message(
-                owner, cid, text, [], "gadget", "deepseek/deepseek-v3.2"
-            )
+            started = store.start_turn(NewTurn(owner, cid, text, "gadget", MODEL))
+            cid, reply_id = started.conversation_id, started.reply_id
         else:
-            reply = store.start_reply(owner, cid, "deepseek/deepseek-v3.2")
-            store.finish_reply(owner, reply, status="complete", text=text)
+            reply = Reply(text=text, model=MODEL, status=ReplyStatus.COMPLETE)
+            store.finish_reply(owner, reply_id, reply)
     return f"{signed.token}|c={cid}"
 
 
@@ -283,14 +286,14 @@ async def idle_figures(apps: list[Tabs], pids: dict[str, int]) -> Figures:
         await asyncio.sleep(2.0)
         per_session = (rss_kb(pids[app.name]) - before) / IDLE_SESSIONS
         what = f"memory per idle session, {IDLE_MESSAGES} messages"
-        rows.add(app.name, what, per_session, "kB", "<= 100")
+        rows.add(app.name, what, per_session, "kB", "<= 80")
         await asyncio.gather(*(t.close() for t in [*warm, *idle]))
     return rows
 
 
 def database_figures(directory: Path) -> Figures:
     from assistant.accounts import Accounts
-    from assistant.store import Store
+    from assistant.store import NewTurn, Store
 
     store = Store(f"sqlite:///{directory / 'db_bench.db'}")
     store.migrate()
@@ -298,16 +301,16 @@ def database_figures(directory: Path) -> Figures:
     conversations: dict[int, str] = {}
     for size in (DB_SMALL, DB_BIG):
         cid = None
-        for i in range(size):
+        for i in range(size // 2):  # a turn is two messages: the question and its reply row
             text = f"message {i} about batteries"
-            cid, _ = store.add_user_message(owner, cid, text, [], "gadget", "m")
+            cid = store.start_turn(NewTurn(owner, cid, text, "gadget", "m")).conversation_id
         assert cid is not None
         conversations[size] = cid
     appends: dict[int, list[float]] = {DB_SMALL: [], DB_BIG: []}
     for _ in range(DB_APPENDS):
         for size, cid in conversations.items():
             started = time.perf_counter()
-            store.add_user_message(owner, cid, "one more question", [], "gadget", "m")
+            store.start_turn(NewTurn(owner, cid, "one more question", "gadget", "m"))
             appends[size].append(time.perf_counter() - started)
     opens = []
     for _ in range(5):

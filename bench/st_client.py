@@ -20,6 +20,11 @@ Everything runs on asyncio with the `websockets` package (a Streamlit dependency
 of sessions can be simulated from one process. Each request starts an `Interaction` that counts
 the ForwardMsg bytes that arrive until the run's `script_finished`, and records when watched
 patterns first appear in a markdown element (to time tokens on the wire).
+
+Like a browser, the client offers WebSocket compression (permessage-deflate); the server
+decides (`server.enableWebsocketCompression`). `bytes` counts ForwardMsg payloads as the app
+produced them; `wire_bytes` counts what arrived on the TCP connection (WebSocket frames, after
+any compression), which is what a network and a phone's data plan carry.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import ClientConnection
 
 STREAM_PATH = "/_stcore/stream"
 NO_AUTH_TOKEN = "PLACEHOLDER_AUTH_TOKEN"  # what the frontend sends when it has no XSRF cookie
@@ -49,6 +55,16 @@ class ProtocolError(RuntimeError):
     """The app answered something a browser could not use (an exception, a closed socket)."""
 
 
+class _CountingConnection(ClientConnection):
+    """A client connection that counts the bytes the socket delivers (frames, compressed)."""
+
+    wire_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        self.wire_bytes += len(data)
+        super().data_received(data)
+
+
 @dataclass
 class Interaction:
     """One request to the server and everything it caused, until the run finished."""
@@ -57,11 +73,16 @@ class Interaction:
     started_at: float = field(default_factory=time.time)  # wall clock, to compare processes
     started_perf: float = field(default_factory=time.perf_counter)
     bytes: int = 0  # ForwardMsg payload bytes received
+    wire_bytes: int = 0  # bytes on the TCP connection until the run finished (see module doc)
+    wire_at_start: int = 0
     messages: int = 0
     finished_at: float | None = None
     finished_perf: float | None = None
     seen: dict[str, float] = field(default_factory=dict)  # watch name -> time.time() first seen
     last_text_at: float | None = None  # time.time() of the last markdown element received
+    last_text: str = ""  # the body of that element (to say what a page showed instead)
+    alerts: list[str] = field(default_factory=list)  # st.error/warning/info bodies shown
+    recent: list[str] = field(default_factory=list)  # the last few markdown bodies received
     errors: list[str] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -95,13 +116,24 @@ class Session:
         query_string: str = "",
         timezone: str = "UTC",
         locale: str = "en-US",
+        keepalive: float | None = None,
+        compression: bool = True,
+        client_address: str | None = None,
     ) -> None:
+        """`keepalive`: seconds between the client's own pings (None: only answer the
+        server's); a server that cannot answer one within as long drops the session, as a
+        browser behind a proxy with that idle timeout would see. `compression`: offer
+        permessage-deflate, as browsers do. `client_address`: sent as X-Forwarded-For, for
+        an app that trusts this machine as its proxy (many browsers from one process)."""
         parsed = urlparse(base_url)
         self._http_url = f"{parsed.scheme}://{parsed.netloc}"
         self._ws_url = f"ws://{parsed.netloc}{STREAM_PATH}"
         self._cookies = dict(cookies or {})
         self._timezone = timezone
         self._locale = locale
+        self._keepalive = keepalive
+        self._compression = compression
+        self._client_address = client_address
         self.info = SessionInfo(query_string=query_string.lstrip("?"))
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -115,6 +147,8 @@ class Session:
 
     async def connect(self) -> None:
         headers = {}
+        if self._client_address:
+            headers["X-Forwarded-For"] = self._client_address
         if self._cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._cookies.items())
         token = self._cookies.get("_streamlit_xsrf") or NO_AUTH_TOKEN
@@ -124,11 +158,23 @@ class Session:
             origin=self._http_url,  # type: ignore[arg-type]
             additional_headers=headers,
             max_size=None,
-            compression="deflate",  # offered, as browsers do; the server decides
+            compression="deflate" if self._compression else None,  # the server decides
             open_timeout=60,
-            ping_interval=None,  # the server pings; a browser answers, so does websockets
+            ping_interval=self._keepalive,  # None: the server pings, websockets answers
+            ping_timeout=self._keepalive,
+            create_connection=_CountingConnection,
         )
         self._reader = asyncio.create_task(self._read(), name="st-client-reader")
+
+    @property
+    def wire_bytes(self) -> int:
+        """Bytes received on the TCP connection so far (after any compression)."""
+        return self._ws.wire_bytes if isinstance(self._ws, _CountingConnection) else 0
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the server accepted permessage-deflate."""
+        return bool(self._ws is not None and self._ws.protocol.extensions)
 
     async def close(self) -> None:
         if self._ws is not None:
@@ -169,6 +215,7 @@ class Session:
         ctx.is_embedded = False
         ctx.color_scheme = "light"
         interaction = Interaction({name: re.compile(p) for name, p in (watch or {}).items()})
+        interaction.wire_at_start = self.wire_bytes
         self._current = interaction
         await self._ws.send(msg.SerializeToString())
         return interaction
@@ -256,6 +303,7 @@ class Session:
         elif kind == "script_finished" and msg.script_finished != _RERUN_FOLLOWS and current:
             current.finished_at = now
             current.finished_perf = time.perf_counter()
+            current.wire_bytes = self.wire_bytes - current.wire_at_start
             current.done.set()
 
     def _on_delta(self, msg: ForwardMsg, now: float) -> None:
@@ -271,12 +319,15 @@ class Session:
             self._components[component.component_name] = component.json
         elif which == "exception":
             self._fail(f"the app raised: {element.exception.message or element.exception.type}")
+        elif which == "alert" and self._current is not None:
+            self._current.alerts.append(element.alert.body)
         elif which == "markdown":
             current = self._current
             if current is None:
                 return
             current.last_text_at = now
-            body = element.markdown.body
+            body = current.last_text = element.markdown.body
+            current.recent = [*current.recent[-4:], body[-80:]]
             for name, pattern in current.watch.items():
                 if name not in current.seen and pattern.search(body):
                     current.seen[name] = now

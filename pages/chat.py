@@ -54,7 +54,6 @@ if app.assistant.offline:
         st.error(sentence(local_model.LocalModelUnavailable()), icon=":material/key:")
 
 messages = state.messages()
-browser.copy_styles()
 live = draw_transcript(messages, chat)
 
 if not messages and role.starters:

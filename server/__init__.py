@@ -10,7 +10,8 @@ never imports this package, and this package never imports `pages/` or `ui/`.
                 /api/v1/...               the chat API (HTTP and WebSocket) server.chat_api
     middleware  ClientAddressMiddleware   who sent the request             server.client_address
                 SessionCookieMiddleware   a page load gets its cookie      server.session_cookie
-    lifespan    ServerContext.lifespan    settings, store, navigation      server.context
+    lifespan    ServerContext.lifespan    settings, store, navigation;     server.context
+                                          on SIGTERM, replies may end
 
 Middleware runs in the order listed, before Streamlit's own.
 """

@@ -7,6 +7,7 @@ reads the same settings as the page script (environment, then secrets).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.cookie_tickets import CookieTickets
 from assistant.errors import AssistantError
 from assistant.proxies import TrustedProxies
+from assistant.services import drain, shared_services
 from assistant.settings import Settings
 from assistant.store import Store
 from server import navigation
@@ -81,7 +83,22 @@ class ServerContext:
         try:
             yield None
         finally:
+            await asyncio.to_thread(self.drain)
             self.close()
+
+    def drain(self) -> None:
+        """Graceful stop. By the time the lifespan ends (SIGTERM), uvicorn has closed the
+        listening socket, so health checks fail and a load balancer sends nobody new, and it
+        has closed the browsers' WebSockets, so they reconnect to another replica and follow
+        their replies from the database. The replies still streaming here may end within
+        `stop_grace` seconds (checkpointed meanwhile); the rest are stopped and kept."""
+        grace = Settings.from_env(os.environ, read_secrets()).stop_grace
+        running = sum(services.replies.running() for services in shared_services())
+        if running:
+            log.info("stopping: %d replies may take up to %g s to end", running, grace)
+        stopped = drain(grace)
+        if stopped:
+            log.warning("stopping: %d replies did not end in time and were stopped", stopped)
 
 
 __all__ = ["ServerContext", "read_secrets"]

@@ -210,6 +210,13 @@ def _prompt_tokens(request: RecordedRequest) -> int:
     return max(1, len(json.dumps(body.get("messages", []), ensure_ascii=False)) // 4)
 
 
+def _max_tokens(request: RecordedRequest) -> int | None:
+    """The request's cap on the answer's tokens (`max_tokens`, or its newer name)."""
+    body = request.json if isinstance(request.json, dict) else {}
+    cap = body.get("max_tokens", body.get("max_completion_tokens"))
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
+
+
 def _usage(
     request: RecordedRequest, completion: int, reasoning: int, cached: int
 ) -> dict[str, Any]:
@@ -304,13 +311,17 @@ def reply(
     def frames(request: RecordedRequest) -> Iterator[Frame]:
         model = answer_model or request.model
         pieces = tokens if tokens is not None else words(text or echo_text(request))
+        finish = finish_reason
+        cap = _max_tokens(request)
+        if cap is not None and len(pieces) > cap:  # as providers do: cut, and say so
+            pieces, finish = pieces[:cap], "length" if finish_reason is not None else None
         thoughts = words(reasoning)
         yield from _waiting_frames(first_token_delay, keepalive_interval, keepalives)
         delay = 0.0 if keepalive_interval else first_token_delay
         yield from _token_frames(model, pieces, thoughts, tokens_per_second, delay)
         counts = _usage(request, len(pieces) + len(thoughts), len(thoughts), cached_tokens)
-        if finish_reason is not None:
-            final = _chunk(model, [_choice({"role": "assistant", "content": ""}, finish_reason)])
+        if finish is not None:
+            final = _chunk(model, [_choice({"role": "assistant", "content": ""}, finish)])
             if usage == "inline":
                 final["usage"] = counts
             yield Data(final)

@@ -7,7 +7,7 @@ from assistant.accounts import Accounts
 from assistant.chat import Assistant
 from assistant.settings import Settings
 from assistant.store import Store
-from assistant.titles import generate_title, title_from_answer, title_in_background
+from assistant.titles import TITLE_TOKENS, generate_title, title_from_answer, title_in_background
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
 from tests.seeds import ask
 
@@ -45,6 +45,18 @@ def test_a_title_is_asked_of_the_model(assistant: Assistant, fake: FakeOpenRoute
         "Battery drain troubleshooting"
     )
     assert "title" in fake.chat_requests[-1].json["messages"][0]["content"].lower()
+
+
+def test_a_title_is_one_short_request_not_a_second_stream(
+    assistant: Assistant, fake: FakeOpenRouter
+) -> None:
+    # A model that would ramble on is cut at the cap, and the reply is not streamed.
+    fake.queue(reply("Battery drain troubleshooting " + "and more words " * 50))
+    generate_title(assistant, "My phone battery drains fast")
+    request = fake.chat_requests[-1].json
+    assert request["stream"] is False
+    assert request["max_tokens"] == TITLE_TOKENS
+    assert fake.streams == []
 
 
 def test_a_failed_title_request_keeps_the_first_line_title(

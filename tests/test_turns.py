@@ -7,7 +7,7 @@ what arrived when stopped, and is stored exactly as it was seen live.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -293,3 +293,47 @@ def test_a_reply_a_listener_follows_counts_as_watched(
     task.add_listener(lambda: None)
     assert task.join(10)
     assert store.get_message(owner, task.reply_id).status == "complete"
+
+
+class CountingStore:
+    """The store, counting how the replies' keeper writes to it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batches: list[int] = []
+
+    def checkpoint_replies(self, replies: Sequence[tuple[int, str, str, str]]) -> int:
+        self.batches.append(len(replies))
+        return self.store.checkpoint_replies(replies)
+
+    def touch_replies(self, replies: Sequence[tuple[int, str]]) -> int:
+        return self.store.touch_replies(replies)
+
+
+def test_streaming_replies_are_checkpointed_together_in_one_write(
+    fake: FakeOpenRouter, store: Store, owner: int, migrated_url: str
+) -> None:
+    settings = Settings(
+        api_key="sk-or-v1-test", base_url=fake.url, fallback_models=(), max_retries=0
+    )
+    counting = CountingStore(store)
+    replies = Replies(Assistant(settings), counting, checkpoint_every=0.2, heartbeat_every=0.2)
+    turns = Turns(store, replies)
+    fake.queue(*(long_reply(60, tokens_per_second=40) for _ in range(3)))
+    tasks = [
+        turns.send(owner, None, f"question {n}", role=ROLE, model=TEXT_MODEL).task for n in range(3)
+    ]
+    reader = Store(migrated_url)  # another connection: only committed text counts
+    try:
+        deadline = time.monotonic() + 10
+        partial: list[str] = []
+        while time.monotonic() < deadline and not (partial and all(partial)):
+            time.sleep(0.05)
+            partial = [reader.get_message(owner, t.reply_id).text for t in tasks]
+        assert all(partial) and not any(t.done for t in tasks)  # saved while streaming
+    finally:
+        reader.close()
+    assert counting.batches and max(counting.batches) == 3  # the three replies in one write
+    for task in tasks:
+        assert task.join(10)
+    assert all(store.get_message(owner, t.reply_id).status == "complete" for t in tasks)

@@ -10,12 +10,18 @@
 
 The script is registered once (a components-v2 component, run in the page, not an iframe) and
 carries no user or model text: only a counter. It never builds HTML from data.
+
+It is drawn only when it has something to do, since every element drawn costs each run server
+time: once per browser session to start listening (the listener belongs to the page and stays
+when the element goes), and again in the run that asks for a scroll.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 import streamlit.components.v2 as components
+
+from ui import state
 
 _JS = """
 const NARROW = "(max-width: 768px)";
@@ -97,11 +103,6 @@ _PAGE_CSS = """
 /* Streamlit's "Running… Stop" corner would stop only the page's drawing, not the reply,
    which runs on the server: the chat has its own Stop button. */
 [data-testid="stStatusWidget"] { display: none; }
-</style>
-"""
-
-_COPY_CSS = """
-<style>
 button[data-copy] {
   font: inherit; font-size: 0.875rem; color: inherit; background: none; border: none;
   padding: 0.25rem 0.5rem; border-radius: 0.5rem; cursor: pointer; opacity: 0.8;
@@ -112,20 +113,20 @@ button[data-copy]:hover { opacity: 1; background: rgba(128, 128, 128, 0.15); }
 
 
 def install() -> None:
-    """Listen for copy clicks and sidebar navigation (once per page run; idempotent)."""
+    """The page's styles (every run: they go when not drawn), and the listener for copy clicks
+    and sidebar navigation (the first run of a browser session)."""
     st.html(_PAGE_CSS)
-    with st.sidebar:
-        _helper(data={}, key="browser_helpers", height=0)
+    if not st.session_state.get(state.HELPERS_INSTALLED):
+        st.session_state[state.HELPERS_INSTALLED] = True
+        with st.sidebar:
+            _helper(data={}, key="browser_helpers", height=0)
 
 
 def scroll_to_newest(nonce: int) -> None:
-    """Bring the newest exchange into view when `nonce` changes."""
-    if nonce:
-        _helper(data={"scroll": nonce}, key="scroll_helper", height=0)
-
-
-def copy_styles() -> None:
-    st.html(_COPY_CSS)
+    """Bring the newest exchange into view when `nonce` changes (drawn in that run only)."""
+    if nonce and st.session_state.get(state.SCROLLED) != nonce:
+        st.session_state[state.SCROLLED] = nonce
+        _helper(data={"scroll": nonce}, key=f"scroll_helper_{nonce}", height=0)
 
 
 def copy_button(message_id: str) -> None:
@@ -137,4 +138,4 @@ def copy_button(message_id: str) -> None:
         )
 
 
-__all__ = ["copy_button", "copy_styles", "install", "scroll_to_newest"]
+__all__ = ["copy_button", "install", "scroll_to_newest"]

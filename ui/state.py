@@ -32,6 +32,8 @@ EDITED_TEXT = "edited_text"  # the edit box's text area
 NOTICE = "notice"  # one-off sentences to show above the input (e.g. a rejected upload)
 PREPARED_UPLOADS = "prepared_uploads"  # upload id -> PreparedImage | refusal sentence
 SCROLL = "scroll"  # bumped when the newest exchange should be scrolled into view
+SCROLLED = "scrolled"  # the SCROLL value the page last scrolled for (see ui.browser)
+HELPERS_INSTALLED = "helpers_installed"  # the page's copy listener is in place (ui.browser)
 RETURNED = "returned_text"  # a message refused as too long, given back to shorten ("" = none)
 RETURNED_BOX = "returned_box"  # the text area that holds it (a widget key)
 TOKEN = "session_token"  # this browser's session token (the cookie's, once delivered)

@@ -156,6 +156,14 @@ class Store:
         written, result = self._db.try_write(work)
         return bool(written and result)
 
+    def checkpoint_replies(self, replies: Sequence[tuple[int, str, str, str]]) -> int:
+        """Save the text so far of several replies, as (owner id, reply id, text, reasoning),
+        in one transaction: one commit for every reply a process is streaming. Replies already
+        final, or not the owner's, are left as they are; returns how many were saved."""
+        if not replies:
+            return 0
+        return self._db.write(lambda s: messages.checkpoint_replies(s, self._db.now(), replies))
+
     def finish_reply(
         self, owner_id: int, message_id: str, reply: Reply, sentiment: Sentiment | None = None
     ) -> None:

@@ -526,6 +526,28 @@ def checkpoint_reply(
     return True
 
 
+def checkpoint_replies(
+    session: Session, now: datetime, replies: Sequence[tuple[int, str, str, str]]
+) -> int:
+    """Save several replies' text so far, as (owner id, reply id, text, reasoning); replies
+    already final are left as they are. Returns how many rows were saved."""
+    saved = 0
+    for owner_id, message_id, text, reasoning in replies:
+        result = _execute(
+            session,
+            update(m.Message)
+            .where(
+                m.Message.public_id == message_id,
+                m.Message.owner_id == owner_id,
+                m.Message.role == "assistant",
+                m.Message.status == ReplyStatus.STREAMING.value,
+            )
+            .values(text=text, reasoning=reasoning, updated_at=now),
+        )
+        saved += result.rowcount
+    return saved
+
+
 def finish_reply(
     session: Session,
     now: datetime,
