@@ -3,10 +3,10 @@
 import streamlit as st
 
 from assistant.safe_markdown import make_safe
-from ui import account_forms, api_keys_view, flash, identity, services, state
+from ui import account_forms, api_keys_view, flash, page, services
 
-state.init()
-user = identity.current_user()
+here = page.begin()
+user = here.user
 
 st.title("Account")
 flash.draw()
@@ -36,7 +36,7 @@ else:
     else:
         st.caption("You sign in with single sign-on, so there is no password here to change.")
 
-    api_keys_view.draw(user)
+    api_keys_view.draw(here.app.api_keys, user)
 
     st.subheader("Delete account")
     # Tracked (a key and a rerun on toggle), so the section stays open across the form's rerun

@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from ui import identity, state
+from ui import page
 from ui.batch_view import offer_scoring, read_input, read_or_explain
 
-state.init()
-user = identity.checked_user()
+page.begin()
 
 st.title("Batch sentiment scoring")
 st.info(

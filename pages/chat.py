@@ -10,14 +10,13 @@ import streamlit as st
 from assistant import local_model
 from assistant.roles import roles_for
 from assistant.safe_markdown import make_safe, sentence
-from ui import browser, composer, conversation, identity, services, sidebar, state
+from ui import browser, composer, conversation, page, sidebar, state
 from ui.chat_actions import Chat
 from ui.live import follow
 from ui.transcript import draw_transcript, stop_button
 
-state.init()
-user = identity.checked_user()
-app = services.current()
+here = page.begin()
+user, app = here.user, here.app
 conversation.restore(app, user)
 roles = roles_for(app.store, user)
 role, model = sidebar.current_choice(app.assistant, roles)

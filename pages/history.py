@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from ui import flash, history_view, identity, links, services, state
+from ui import flash, history_view, links, page
 
-state.init()
-user = identity.current_user()
-store = services.store()
+here = page.begin()
+user, store = here.user, here.app.store
 
 st.title("History")
 flash.draw()

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from ui import flash, identity, links, role_editor, services, state
+from ui import flash, links, page, role_editor, state
 
-state.init()
-user = identity.current_user()
+here = page.begin()
+user, store = here.user, here.app.store
 
 st.title("My roles")
 flash.draw()
@@ -18,14 +18,13 @@ if user.is_guest:
     )
     st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
 elif st.session_state[state.ROLES_EDITING] is not None:
-    role_editor.draw_editor(services.store(), user.id)
+    role_editor.draw_editor(store, user.id)
 else:
     st.caption(
         "A role is a set of instructions the assistant follows, with starter questions. "
         "Yours appear in the chat page's role list."
     )
     role_editor.draw_new_role_picker()
-    store = services.store()
     roles = store.list_roles(user.id)
     if not roles:
         st.caption("You have no roles of your own yet.")

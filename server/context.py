@@ -2,7 +2,9 @@
 
 Built unopened when the app is assembled (middleware needs it at construction) and opened by
 the lifespan at start-up, after Streamlit has loaded `.streamlit/secrets.toml`, so the server
-reads the same settings as the page script (environment, then secrets).
+reads the same settings as the page script (environment, then secrets). The store is the
+process's own (`assistant.services.shared`), the one the pages and the chat API use, built and
+migrated here before the first request.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.cookie_tickets import CookieTickets
 from assistant.errors import AssistantError
 from assistant.proxies import TrustedProxies
-from assistant.services import drain, shared_services
+from assistant.services import drain, shared, shared_services
 from assistant.settings import Settings
-from assistant.store import Store
 from server import navigation
 
 log = logging.getLogger(__name__)
@@ -46,36 +47,38 @@ class ServerContext:
     def __init__(self) -> None:
         self.proxies = TrustedProxies()
         self.own_tls = False
-        self._store: Store | None = None
+        self._settings: Settings | None = None
         self._tickets: CookieTickets | None = None
 
     @property
     def tickets(self) -> CookieTickets:
-        if self._tickets is None:
+        """Built at start-up, or at first use if the database was away then (blocking: call
+        it from a worker thread)."""
+        if self._settings is None:
             raise RuntimeError("the server context is not open (its lifespan has not run)")
+        if self._tickets is None:
+            self._tickets = CookieTickets(shared(self._settings).store)
         return self._tickets
 
     def open(self, settings: Settings | None = None) -> None:
         from streamlit import config
 
-        settings = settings or Settings.from_env(os.environ, read_secrets())
+        settings = self._settings = settings or Settings.from_env(os.environ, read_secrets())
         self.proxies = settings.proxies
         self.own_tls = bool(config.get_option("server.sslCertFile"))
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = Store(settings.sqlalchemy_url)
         try:
-            self._store.migrate()  # before any request; replicas may start together
-        except (AssistantError, SQLAlchemyError):
-            # The pages migrate too, and show their own sentence while the database is away.
-            log.warning("could not migrate the database at start-up", exc_info=True)
-        self._tickets = CookieTickets(self._store)
+            # The process's services, migrated before any request (replicas may start
+            # together); the pages and the API find them built.
+            self._tickets = CookieTickets(shared(settings).store)
+        except (AssistantError, SQLAlchemyError, OSError):
+            # The database is away: the pages show their own sentence meanwhile, and the
+            # services are built at their next use.
+            log.warning("could not open the database at start-up", exc_info=True)
         navigation.settle()
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-        self._store = self._tickets = None
+        # The store belongs to the process's services, which outlive this context in tests.
+        self._settings = self._tickets = None
 
     @asynccontextmanager
     async def lifespan(self, _app: object) -> AsyncIterator[None]:
@@ -92,7 +95,8 @@ class ServerContext:
         has closed the browsers' WebSockets, so they reconnect to another replica and follow
         their replies from the database. The replies still streaming here may end within
         `stop_grace` seconds (checkpointed meanwhile); the rest are stopped and kept."""
-        grace = Settings.from_env(os.environ, read_secrets()).stop_grace
+        settings = self._settings or Settings.from_env(os.environ, read_secrets())
+        grace = settings.stop_grace
         running = sum(services.replies.running() for services in shared_services())
         if running:
             log.info("stopping: %d replies may take up to %g s to end", running, grace)

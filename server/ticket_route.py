@@ -21,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Route
@@ -85,8 +86,11 @@ def routes(context: ServerContext, base_path: str = "") -> list[Route]:
             return _answer(400)
         presented = request.cookies.get(SESSION_COOKIE)
         try:
-            cookies = await run_in_threadpool(context.tickets.redeem, ticket, presented=presented)
-        except AssistantError:  # the database is away; the page offers the ticket again
+            cookies = await run_in_threadpool(
+                lambda: context.tickets.redeem(ticket, presented=presented)
+            )
+        except (AssistantError, SQLAlchemyError):
+            # The database is away; the page offers the ticket again.
             log.warning("cookie ticket not redeemed: the store failed", exc_info=True)
             return _answer(503)
         if cookies is None:

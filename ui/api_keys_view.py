@@ -12,11 +12,11 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from assistant.api_keys import MAX_LABEL, ApiKeyRecord, NewApiKey
+from assistant.api_keys import MAX_LABEL, ApiKeyRecord, ApiKeys, NewApiKey
 from assistant.errors import AssistantError
 from assistant.safe_markdown import make_safe, sentence
 from assistant.store import User
-from ui import flash, services, state
+from ui import flash, state
 from ui.history_view import local_time
 
 REVOKING = state.API_KEY_REVOKING
@@ -55,7 +55,7 @@ def _show_new(made: NewApiKey) -> None:
     )
 
 
-def _create_form(user: User) -> None:
+def _create_form(keys: ApiKeys, user: User) -> None:
     with st.form("api_key_create", clear_on_submit=True):
         label = st.text_input(
             "Name", max_chars=MAX_LABEL, placeholder="e.g. laptop script, phone app"
@@ -64,16 +64,16 @@ def _create_form(user: User) -> None:
     if not submitted:
         return
     try:
-        made = services.current().api_keys.create(user, label)
+        made = keys.create(user, label)
     except AssistantError as exc:
         st.error(sentence(exc), icon=":material/block:")
         return
     _show_new(made)
 
 
-def _revoke(user: User, key: ApiKeyRecord) -> None:
+def _revoke(keys: ApiKeys, user: User, key: ApiKeyRecord) -> None:
     try:
-        services.current().api_keys.revoke(user.id, key.id)
+        keys.revoke(user.id, key.id)
     except AssistantError as exc:
         st.error(sentence(exc), icon=":material/block:")
         return
@@ -82,7 +82,7 @@ def _revoke(user: User, key: ApiKeyRecord) -> None:
     st.rerun()
 
 
-def _draw_key(user: User, key: ApiKeyRecord) -> None:
+def _draw_key(keys: ApiKeys, user: User, key: ApiKeyRecord) -> None:
     with st.container(border=True):
         st.markdown(f"**{make_safe(key.label)}** · `mra_{make_safe(key.id)}_…`")
         used = f"last used {local_time(key.last_used_at)}" if key.last_used_at else "never used"
@@ -99,11 +99,11 @@ def _draw_key(user: User, key: ApiKeyRecord) -> None:
         st.warning("Programs using this key will stop working at once.", icon=":material/warning:")
         confirm, cancel = st.columns(2)
         if confirm.button("Confirm revoke", key=f"confirm_revoke_{key.id}", type="primary"):
-            _revoke(user, key)
+            _revoke(keys, user, key)
         cancel.button("Cancel", key=f"cancel_revoke_{key.id}", on_click=_set_revoking, args=("",))
 
 
-def draw(user: User) -> None:
+def draw(keys: ApiKeys, user: User) -> None:
     """The section for a signed-in user (guests have no keys)."""
     st.subheader("API keys")
     address = make_safe(api_base_url())  # from the browser's own address bar
@@ -112,16 +112,16 @@ def draw(user: User) -> None:
         f"that speaks the OpenAI chat API, at `{address}`. Conversations made with a key "
         f"appear in your History. See {API_DOCS} in the project for the details."
     )
-    _create_form(user)
+    _create_form(keys, user)
     try:
-        keys = [key for key in services.current().api_keys.list(user.id) if key.active]
+        active = [key for key in keys.list(user.id) if key.active]
     except AssistantError as exc:
         st.error(sentence(exc), icon=":material/cloud_off:")
         return
-    if not keys:
+    if not active:
         st.caption("You have no API keys.")
-    for key in keys:
-        _draw_key(user, key)
+    for key in active:
+        _draw_key(keys, user, key)
 
 
 __all__ = ["api_base_url", "draw"]

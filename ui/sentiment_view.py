@@ -21,8 +21,8 @@ from assistant.errors import AssistantError
 from assistant.roles import builtin_roles
 from assistant.sentiment import statistics
 from assistant.sentiment.batch import to_csv_bytes
-from assistant.store import Conversation, Message, NotFoundError, User
-from ui import charts, failures, services
+from assistant.store import Conversation, Message, NotFoundError, Store, User
+from ui import charts, failures
 
 CURRENT, ALL = "", "*all*"
 CHART = {"displayModeBar": False}
@@ -49,10 +49,9 @@ def record(conversation: Conversation, message: Message) -> dict[str, Any]:
     }
 
 
-def load(user: User, scope: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def load(store: Store, user: User, scope: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Records of the chosen scope and the titles of their conversations. Failed replies with
     no text are left out: there is nothing in them to score."""
-    store = services.store()
     if scope == ALL:
         pairs = store.all_messages(user.id)
     else:
@@ -62,13 +61,15 @@ def load(user: User, scope: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return [record(c, m) for c, m in kept], {c.id: c.title for c, _ in kept}
 
 
-def read_records(user: User, current: str) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+def read_records(
+    store: Store, user: User, current: str
+) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
     """The records and titles of the scope the user picks (`current` is the chat's
     conversation): empty when there is nothing to chart, None when reading failed (shown and
     logged here)."""
     try:
-        scope = choose_scope(user, current)
-        return load(user, scope) if scope else ([], {})
+        scope = choose_scope(store, user, current)
+        return load(store, user, scope) if scope else ([], {})
     except NotFoundError:
         return [], {}
     except AssistantError as error:  # the store failed: say so (logged once, by `show`)
@@ -76,11 +77,11 @@ def read_records(user: User, current: str) -> tuple[list[dict[str, Any]], dict[s
         return None
 
 
-def choose_scope(user: User, current: str) -> str:
+def choose_scope(store: Store, user: User, current: str) -> str:
     if user.is_guest:
         st.caption("Sign in to chart your other conversations, or all of them together.")
         return current
-    listed = {c.id: c for c in services.store().list_conversations(user.id)}
+    listed = {c.id: c for c in store.list_conversations(user.id)}
     options = [CURRENT, ALL, *(cid for cid in listed if cid != current)]
     names = {CURRENT: "This conversation", ALL: "All conversations"}
     choice = st.selectbox(
