@@ -909,8 +909,11 @@ class _Handler(BaseHTTPRequestHandler):
             if self.fake._stopping.is_set():
                 raise _ClientGone
             remaining = deadline - time.monotonic()
-            readable, _, _ = select.select([self.connection], [], [], max(0.0, min(remaining, 0.2)))
-            if readable:
+            # poll, not select: select() refuses descriptors numbered 1024 and up, which a
+            # long test session (or a busy benchmark) reaches.
+            watch = select.poll()
+            watch.register(self.connection, select.POLLIN)
+            if watch.poll(max(0.0, min(remaining, 0.2)) * 1000):
                 try:
                     # The plain-socket method: it also peeks under TLS (SSLSocket refuses flags).
                     if not socket.socket.recv(self.connection, 1, socket.MSG_PEEK):
