@@ -505,10 +505,10 @@ def select_version(session: Session, owner_id: int, message_id: str) -> str:
     return str(public_id)
 
 
-def checkpoint_reply(
+def _save_streaming_text(
     session: Session, now: datetime, owner_id: int, message_id: str, text: str, reasoning: str
 ) -> bool:
-    """Save the text so far; False (and nothing written) when the reply is already final."""
+    """Write the text so far of the owner's reply if it is still streaming; True if written."""
     result = _execute(
         session,
         update(m.Message)
@@ -520,10 +520,17 @@ def checkpoint_reply(
         )
         .values(text=text, reasoning=reasoning, updated_at=now),
     )
-    if result.rowcount == 0:
-        owned_message_id(session, owner_id, message_id)
-        return False
-    return True
+    return result.rowcount > 0
+
+
+def checkpoint_reply(
+    session: Session, now: datetime, owner_id: int, message_id: str, text: str, reasoning: str
+) -> bool:
+    """Save the text so far; False (and nothing written) when the reply is already final."""
+    if _save_streaming_text(session, now, owner_id, message_id, text, reasoning):
+        return True
+    owned_message_id(session, owner_id, message_id)
+    return False
 
 
 def checkpoint_replies(
@@ -531,21 +538,10 @@ def checkpoint_replies(
 ) -> int:
     """Save several replies' text so far, as (owner id, reply id, text, reasoning); replies
     already final are left as they are. Returns how many rows were saved."""
-    saved = 0
-    for owner_id, message_id, text, reasoning in replies:
-        result = _execute(
-            session,
-            update(m.Message)
-            .where(
-                m.Message.public_id == message_id,
-                m.Message.owner_id == owner_id,
-                m.Message.role == "assistant",
-                m.Message.status == ReplyStatus.STREAMING.value,
-            )
-            .values(text=text, reasoning=reasoning, updated_at=now),
-        )
-        saved += result.rowcount
-    return saved
+    return sum(
+        _save_streaming_text(session, now, owner_id, message_id, text, reasoning)
+        for owner_id, message_id, text, reasoning in replies
+    )
 
 
 def finish_reply(
