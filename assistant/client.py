@@ -230,13 +230,6 @@ class ChatClient:
             raise UnexpectedError(detail="model list without a 'data' list")
         return [entry for entry in data if isinstance(entry, dict)]
 
-    def check_key(self) -> dict[str, Any]:
-        """The key's label, limit and usage (`GET /key`); raises the mapped AssistantError."""
-        data = self._get_json("/key").get("data")
-        if not isinstance(data, dict):
-            raise UnexpectedError(detail="key check without a 'data' object")
-        return data
-
     # -- internals -------------------------------------------------------------------------
 
     def _headers(self, *, streaming: bool = False) -> dict[str, str]:
