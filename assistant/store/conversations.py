@@ -443,6 +443,11 @@ def image_bytes(session: Session, owner_id: int, sha256: str) -> tuple[bytes, st
     return None if row is None else (bytes(row[0]), row[1])
 
 
+def message_images(session: Session, owner_id: int, message_pk: int) -> tuple[ImageRef, ...]:
+    """The images of one of the owner's messages, in their order."""
+    return _image_refs(session, owner_id, [m.Message.id == message_pk]).get(message_pk, ())
+
+
 def claim_conversations(session: Session, from_owner: int, to_owner: int) -> int:
     """Move everything a guest made to an account, in one transaction."""
     moved = session.connection().execute(
@@ -466,6 +471,7 @@ __all__ = [
     "get_message",
     "image_bytes",
     "list_conversations",
+    "message_images",
     "message_record",
     "normalize_title",
     "owned_conversation",
