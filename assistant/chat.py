@@ -122,9 +122,6 @@ class Assistant:
                 self._client = ChatClient(settings)
             return self._client
 
-    def model_info(self, model_id: str) -> ModelInfo | None:
-        return self.catalogue.get(model_id)
-
     def _vision_model(self) -> str | None:
         """The model for image turns; None when the loaded catalogue has none that reads them."""
         configured = self.settings.vision_model

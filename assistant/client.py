@@ -209,25 +209,12 @@ class ChatClient:
         }
         if temperature is not None:
             body["temperature"] = temperature
-        try:
-            response = self._http.post(
-                f"{self._base}/chat/completions",
-                json=body,
-                headers=self._headers(),
-                timeout=self._timeout(self._settings.first_token_timeout),
-            )
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        except httpx.InvalidURL as exc:
-            raise self._bad_url_error(exc) from None
+        response = self._send(
+            "POST", "/chat/completions", self._settings.first_token_timeout, body=body
+        )
         if not response.is_success:
-            error = error_from_status(response.status_code, response.content, response.headers)
-            error.detail = self._scrub(error.detail)
-            raise error
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
+            raise self._status_error(response.status_code, response.content, response.headers)
+        payload = _json_or_none(response)
         choices = payload.get("choices") if isinstance(payload, dict) else None
         first = choices[0] if isinstance(choices, list) and choices else None
         message = first.get("message") if isinstance(first, dict) else None
@@ -242,13 +229,6 @@ class ChatClient:
         if not isinstance(data, list):
             raise UnexpectedError(detail="model list without a 'data' list")
         return [entry for entry in data if isinstance(entry, dict)]
-
-    def check_key(self) -> dict[str, Any]:
-        """The key's label, limit and usage (`GET /key`); raises the mapped AssistantError."""
-        data = self._get_json("/key").get("data")
-        if not isinstance(data, dict):
-            raise UnexpectedError(detail="key check without a 'data' object")
-        return data
 
     # -- internals -------------------------------------------------------------------------
 
@@ -373,11 +353,11 @@ class ChatClient:
                     detail_body = _read_limited(response)
                     if deadline.cancelled:
                         return
-                    error = error_from_status(
-                        response.status_code, detail_body, response.headers, model=model
+                    yield Failed(
+                        self._status_error(
+                            response.status_code, detail_body, response.headers, model=model
+                        )
                     )
-                    error.detail = self._scrub(error.detail)
-                    yield Failed(error)
                     return
                 reader = ReplyReader(model, requested, fallback)
                 if "json" in response.headers.get("content-type", ""):
@@ -489,17 +469,34 @@ class ChatClient:
             detail=self._scrub(str(exc)),
         )
 
-    def _get_json(self, path: str) -> dict[str, Any]:
+    def _status_error(
+        self, status: int, body: bytes, headers: httpx.Headers, *, model: str = ""
+    ) -> AssistantError:
+        """The mapped error of an unsuccessful response, the key scrubbed from its detail."""
+        error = error_from_status(status, body, headers, model=model)
+        error.detail = self._scrub(error.detail)
+        return error
+
+    def _send(
+        self, method: str, path: str, read_timeout: float, *, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """One request whose whole response is read; a failure to get any response raises the
+        mapped AssistantError."""
         try:
-            response = self._http.get(
+            return self._http.request(
+                method,
                 f"{self._base}{path}",
+                json=body,
                 headers=self._headers(),
-                timeout=self._timeout(self._settings.stall_timeout),
+                timeout=self._timeout(read_timeout),
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
         except httpx.InvalidURL as exc:
             raise self._bad_url_error(exc) from None
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        response = self._send("GET", path, self._settings.stall_timeout)
         if response.status_code == 404:
             raise ConfigurationError(
                 f"The model server at {self._base} has no {path} endpoint. "
@@ -507,16 +504,19 @@ class ChatClient:
                 detail=self._scrub(response.text[:DETAIL_LIMIT]),
             )
         if not response.is_success:
-            error = error_from_status(response.status_code, response.content, response.headers)
-            error.detail = self._scrub(error.detail)
-            raise error
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
+            raise self._status_error(response.status_code, response.content, response.headers)
+        payload = _json_or_none(response)
         if not isinstance(payload, dict):
             raise UnexpectedError(detail=f"GET {path}: the body is not a JSON object")
         return payload
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    """The response's JSON body, or None when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _read_limited(response: httpx.Response) -> bytes:

@@ -24,7 +24,6 @@ What makes a ticket safe to show to the page:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -132,11 +131,6 @@ class CookieTickets:
         return self._rows.ticket_status(_ticket_id(ticket), self._now())
 
 
-def same_token(a: str | None, b: str | None) -> bool:
-    """Constant-time equality for tokens (None equals nothing)."""
-    return a is not None and b is not None and hmac.compare_digest(a.encode(), b.encode())
-
-
 __all__ = [
     "DEVICE_COOKIE",
     "DEVICE_MAX_AGE",
@@ -146,7 +140,6 @@ __all__ = [
     "TICKET_PATH",
     "CookieTickets",
     "Cookies",
-    "same_token",
     "seal",
     "unseal",
 ]

@@ -103,11 +103,6 @@ class PreparedImage:
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
-def image_part(image: PreparedImage) -> dict[str, Any]:
-    """The OpenRouter content part carrying `image` (put it after the text part)."""
-    return {"type": "image_url", "image_url": {"url": image.data_url}}
-
-
 def prepare_image(
     raw: bytes,
     *,
@@ -324,6 +319,5 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_PIXELS",
     "PreparedImage",
-    "image_part",
     "prepare_image",
 ]

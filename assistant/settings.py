@@ -8,7 +8,7 @@ Values come from a mapping of environment variables and, in the app, from `st.se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +95,6 @@ class Settings:
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'assistant.db').as_posix()}"
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
     def from_env(

@@ -691,23 +691,13 @@ def test_unexpected_exception_becomes_failed(client: ChatClient) -> None:
     assert "TypeError" in result.error.detail
 
 
-# -- catalogue and key ----------------------------------------------------------------------
+# -- catalogue -------------------------------------------------------------------------------------
 
 
 def test_list_models_returns_the_catalogue(client: ChatClient) -> None:
     models = {m["id"]: m for m in client.list_models()}
     assert "image" in models[VISION_MODEL]["architecture"]["input_modalities"]
     assert models[TEXT_MODEL]["context_length"] == 163_840
-
-
-def test_check_key_returns_the_key_data(client: ChatClient, fake: FakeOpenRouter) -> None:
-    assert client.check_key()["is_free_tier"] is False
-    assert fake.requests[-1].headers["authorization"] == f"Bearer {KEY}"
-
-
-def test_check_key_without_key_raises_authentication_error(settings: Settings) -> None:
-    with client_with(settings, api_key=None) as client, pytest.raises(AuthenticationError):
-        client.check_key()
 
 
 def test_list_models_on_a_wrong_base_url_raises_a_configuration_error(

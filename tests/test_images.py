@@ -21,7 +21,6 @@ from assistant.images import (
     LONG_EDGE,
     MAX_PIXELS,
     PreparedImage,
-    image_part,
     prepare_image,
 )
 
@@ -596,13 +595,12 @@ def test_result_is_content_addressed_and_deterministic() -> None:
     assert "data=" not in repr(first)
 
 
-def test_data_url_and_image_part_carry_the_encoded_bytes() -> None:
+def test_data_url_carries_the_encoded_bytes() -> None:
     prepared = prepare_image(encode(Image.new("RGB", (10, 10), RED), "JPEG"))
 
     prefix = "data:image/jpeg;base64,"
     assert prepared.data_url.startswith(prefix)
     assert base64.b64decode(prepared.data_url[len(prefix) :], validate=True) == prepared.data
-    assert image_part(prepared) == {"type": "image_url", "image_url": {"url": prepared.data_url}}
 
 
 def test_decoding_waits_for_a_free_slot() -> None:

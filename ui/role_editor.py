@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.errors import AssistantError
-from assistant.roles import builtin_roles
+from assistant.roles import Role, builtin_roles
 from assistant.safe_markdown import make_safe
 from assistant.store import CustomRole, RoleDraft, Store
 from assistant.store.custom_roles import MAX_ICON
@@ -56,19 +56,17 @@ def draft_from_builtin(role_id: str) -> RoleDraft:
     role = builtin_roles().get(role_id)
     if role is None:
         return RoleDraft(name="", system_prompt="")
-    return RoleDraft(
-        name=f"{role.name} (my version)",
-        system_prompt=role.system_prompt,
-        icon=role.icon,
-        description=role.description,
-        starters=role.starters,
-        temperature=role.temperature,
-    )
+    return _draft_of(role, f"{role.name} (my version)")
 
 
 def draft_from_role(role: CustomRole) -> RoleDraft:
+    return _draft_of(role, role.name)
+
+
+def _draft_of(role: Role | CustomRole, name: str) -> RoleDraft:
+    """The role's editable fields as a draft named `name`."""
     return RoleDraft(
-        name=role.name,
+        name=name,
         system_prompt=role.system_prompt,
         icon=role.icon,
         description=role.description,

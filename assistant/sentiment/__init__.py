@@ -12,30 +12,7 @@ pandas alone would triple the terminal client's start-up. The other modules are 
 name where they are needed.
 """
 
-from assistant.sentiment.scoring import (
-    MAX_PIECE_WORDS,
-    NEUTRAL,
-    NEUTRAL_BAND,
-    PolarityScorer,
-    Scores,
-    label_for,
-    lexicon,
-    score_many,
-    score_text,
-    shared_analyzer,
-    split_pieces,
-)
+from assistant.sentiment import scoring
+from assistant.sentiment.scoring import *  # noqa: F403 (the names in `scoring.__all__`)
 
-__all__ = [
-    "MAX_PIECE_WORDS",
-    "NEUTRAL",
-    "NEUTRAL_BAND",
-    "PolarityScorer",
-    "Scores",
-    "label_for",
-    "lexicon",
-    "score_many",
-    "score_text",
-    "shared_analyzer",
-    "split_pieces",
-]
+__all__ = scoring.__all__

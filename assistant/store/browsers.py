@@ -107,33 +107,24 @@ class BrowserStore:
 
     def device_trusted(self, token_hash: str, user_id: int, since: datetime) -> bool:
         """Whether this device signed in to this account, last on or after `since`."""
-        return bool(
-            self._db.read(
-                lambda s: s.execute(
-                    select(
-                        exists().where(
-                            m.TrustedDevice.token_hash == token_hash,
-                            m.TrustedDevice.user_id == user_id,
-                            m.TrustedDevice.last_used_at >= since,
-                        )
-                    )
-                ).scalar()
-            )
-        )
+        return self._device_used_since(token_hash, since, user_id)
 
     def device_known(self, token_hash: str, since: datetime) -> bool:
         """Whether any account trusts this device (its cookie is one this app gave out)."""
+        return self._device_used_since(token_hash, since)
+
+    def _device_used_since(
+        self, token_hash: str, since: datetime, user_id: int | None = None
+    ) -> bool:
+        """Whether this device signed in on or after `since`: to this account, or to any."""
+        conditions = [
+            m.TrustedDevice.token_hash == token_hash,
+            m.TrustedDevice.last_used_at >= since,
+        ]
+        if user_id is not None:
+            conditions.append(m.TrustedDevice.user_id == user_id)
         return bool(
-            self._db.read(
-                lambda s: s.execute(
-                    select(
-                        exists().where(
-                            m.TrustedDevice.token_hash == token_hash,
-                            m.TrustedDevice.last_used_at >= since,
-                        )
-                    )
-                ).scalar()
-            )
+            self._db.read(lambda s: s.execute(select(exists().where(*conditions))).scalar())
         )
 
     # -- cookie tickets -----------------------------------------------------------------------

@@ -444,6 +444,7 @@ def image_bytes(session: Session, owner_id: int, sha256: str) -> tuple[bytes, st
 
 
 def message_images(session: Session, owner_id: int, message_pk: int) -> tuple[ImageRef, ...]:
+    """The images of one of the owner's messages, in their order."""
     return _image_refs(session, owner_id, [m.Message.id == message_pk]).get(message_pk, ())
 
 

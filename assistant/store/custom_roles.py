@@ -99,20 +99,23 @@ def create(session: Session, now: datetime, owner_id: int, draft: RoleDraft) -> 
     if len(taken) >= MAX_ROLES:
         raise RoleInputError(f"You can keep up to {MAX_ROLES} roles. Delete one to add another.")
     row = m.CustomRole(
-        owner_id=owner_id,
-        slug=_free_slug(slug_for(draft.name), taken),
-        name=draft.name,
-        icon=draft.icon,
-        description=draft.description,
-        system_prompt=draft.system_prompt,
-        starters=list(draft.starters),
-        temperature=draft.temperature,
-        created_at=now,
-        updated_at=now,
+        owner_id=owner_id, slug=_free_slug(slug_for(draft.name), taken), created_at=now
     )
+    _write_draft(row, draft, now)
     session.add(row)
     session.flush()
     return record(row)
+
+
+def _write_draft(row: m.CustomRole, draft: RoleDraft, now: datetime) -> None:
+    """Set the role's editable fields from a validated draft, as changed at `now`."""
+    row.name = draft.name
+    row.icon = draft.icon
+    row.description = draft.description
+    row.system_prompt = draft.system_prompt
+    row.starters = list(draft.starters)
+    row.temperature = draft.temperature
+    row.updated_at = now
 
 
 def _owned(session: Session, owner_id: int, slug: str) -> m.CustomRole:
@@ -133,13 +136,7 @@ def update(
 ) -> CustomRole:
     draft = validate(draft)
     row = _owned(session, owner_id, slug)
-    row.name = draft.name
-    row.icon = draft.icon
-    row.description = draft.description
-    row.system_prompt = draft.system_prompt
-    row.starters = list(draft.starters)
-    row.temperature = draft.temperature
-    row.updated_at = now
+    _write_draft(row, draft, now)
     session.flush()
     return record(row)
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from assistant.errors import AssistantError, ReplyInterruptedError
 from assistant.reply import Reply, ReplyStatus
 from assistant.store import models as m
-from assistant.store.conversations import message_record, title_from_text
+from assistant.store.conversations import message_images, message_record, title_from_text
 from assistant.store.records import (
     ConversationNotFoundError,
     FeedbackValue,
@@ -398,7 +398,7 @@ def revise_turn(
                 )
             ).scalar_one()
         user_pk = user.id
-        images = _image_refs_of(session, owner_id, user_pk)
+        images = message_images(session, owner_id, user_pk)
         message = _with_images(message_record(user, conversation), images)
     else:
         if target.role != "user":
@@ -425,16 +425,6 @@ def revise_turn(
     return StartedTurn(conversation, message, reply["public_id"])
 
 
-def _image_refs_of(session: Session, owner_id: int, message_pk: int) -> tuple[ImageRef, ...]:
-    rows = session.execute(
-        select(m.Image.sha256, m.Image.mime, m.Image.width, m.Image.height, m.Image.size)
-        .join(m.MessageImage, m.MessageImage.image_id == m.Image.id)
-        .where(m.MessageImage.message_id == message_pk, m.MessageImage.owner_id == owner_id)
-        .order_by(m.MessageImage.position)
-    ).all()
-    return tuple(ImageRef(*row) for row in rows)
-
-
 def _copy_images(session: Session, owner_id: int, from_pk: int, to_pk: int) -> tuple[ImageRef, ...]:
     links = session.execute(
         select(m.MessageImage.position, m.MessageImage.image_id).where(
@@ -451,7 +441,7 @@ def _copy_images(session: Session, owner_id: int, from_pk: int, to_pk: int) -> t
                 ]
             ),
         )
-    return _image_refs_of(session, owner_id, to_pk)
+    return message_images(session, owner_id, to_pk)
 
 
 def resume_reply(session: Session, now: datetime, owner_id: int, reply_id: str) -> Reply:
@@ -505,10 +495,10 @@ def select_version(session: Session, owner_id: int, message_id: str) -> str:
     return str(public_id)
 
 
-def checkpoint_reply(
+def _save_streaming_text(
     session: Session, now: datetime, owner_id: int, message_id: str, text: str, reasoning: str
 ) -> bool:
-    """Save the text so far; False (and nothing written) when the reply is already final."""
+    """Write the text so far of the owner's reply if it is still streaming; True if written."""
     result = _execute(
         session,
         update(m.Message)
@@ -520,10 +510,17 @@ def checkpoint_reply(
         )
         .values(text=text, reasoning=reasoning, updated_at=now),
     )
-    if result.rowcount == 0:
-        owned_message_id(session, owner_id, message_id)
-        return False
-    return True
+    return result.rowcount > 0
+
+
+def checkpoint_reply(
+    session: Session, now: datetime, owner_id: int, message_id: str, text: str, reasoning: str
+) -> bool:
+    """Save the text so far; False (and nothing written) when the reply is already final."""
+    if _save_streaming_text(session, now, owner_id, message_id, text, reasoning):
+        return True
+    owned_message_id(session, owner_id, message_id)
+    return False
 
 
 def checkpoint_replies(
@@ -531,21 +528,10 @@ def checkpoint_replies(
 ) -> int:
     """Save several replies' text so far, as (owner id, reply id, text, reasoning); replies
     already final are left as they are. Returns how many rows were saved."""
-    saved = 0
-    for owner_id, message_id, text, reasoning in replies:
-        result = _execute(
-            session,
-            update(m.Message)
-            .where(
-                m.Message.public_id == message_id,
-                m.Message.owner_id == owner_id,
-                m.Message.role == "assistant",
-                m.Message.status == ReplyStatus.STREAMING.value,
-            )
-            .values(text=text, reasoning=reasoning, updated_at=now),
-        )
-        saved += result.rowcount
-    return saved
+    return sum(
+        _save_streaming_text(session, now, owner_id, message_id, text, reasoning)
+        for owner_id, message_id, text, reasoning in replies
+    )
 
 
 def finish_reply(
