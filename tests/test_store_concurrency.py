@@ -8,12 +8,10 @@ PostgreSQL the row locks and the retry on serialization failures.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from assistant.store import ConversationNotFoundError, NewTurn, Store, StoreBusyError
-from tests.seeds import answer, ask
+from tests.seeds import Picture, answer, ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -105,18 +103,6 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
     for n in range(SHARING):  # each writer's own messages keep their order
         mine = [t for t in shared_texts if t.startswith(f"shared {n}:")]
         assert mine == [f"shared {n}:{i}" for i in range(MESSAGES)]
-
-
-@dataclass(frozen=True)
-class Picture:
-    data: bytes
-    mime: str = "image/png"
-    width: int = 1
-    height: int = 1
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 def test_many_users_sending_the_same_image_at_once_each_get_access(
