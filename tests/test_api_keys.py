@@ -7,9 +7,7 @@ commands run as an operator would run them, in a subprocess.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +26,11 @@ from assistant.api_keys import (
 from assistant.context import ChatTurn
 from assistant.errors import InputError
 from assistant.store import Store, User
+from tests.commands import run_assistant
 from tests.seeds import exchange
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def member(store: Store, clock: FakeClock, name: str) -> User:
@@ -230,22 +227,8 @@ def test_a_digest_names_roles_texts_and_image_counts() -> None:
 
 def operator(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`python -m assistant ...` in a folder of its own (no secrets file there)."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "ASSISTANT_"))
-    }
-    environment |= {
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=tmp_path,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}"}
+    return run_assistant(*args, cwd=tmp_path, stdin=stdin, env=database)
 
 
 def test_operators_create_users_and_keys_list_and_revoke_them(tmp_path: Path) -> None:
