@@ -7,13 +7,20 @@ the newest exchange into view, error sentences, themes, and no request leaving t
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, expect
 
+from tests.browser_harness import (
+    ask,
+    bubbles,
+    launched_chromium,
+    open_chat,
+    require_chromium,
+)
 from tests.fake_openrouter import (
     MODELS,
     TEXT_MODEL,
@@ -22,42 +29,17 @@ from tests.fake_openrouter import (
     long_reply,
     reply,
 )
-from tests.served_app import served_app
+from tests.served_app import app_env, served_app
 from tests.test_chat_page import is_title_request
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: `make browser` installs chromium")
-    pytest.skip("browser tests skipped: install Chromium", allow_module_level=True)
+require_chromium()
 
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright  # noqa: E402
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def app_env(fake: FakeOpenRouter, data: Path) -> dict[str, str]:
-    return {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(data),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +50,14 @@ def fake() -> Iterator[FakeOpenRouter]:
 
 @pytest.fixture(scope="module")
 def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake, tmp_path_factory.mktemp("data"))) as url:
+    with served_app(app_env(fake.url, tmp_path_factory.mktemp("data"))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -86,22 +66,6 @@ def context(browser: Browser, fake: FakeOpenRouter) -> Iterator[BrowserContext]:
     context = browser.new_context(viewport=DESKTOP)
     yield context
     context.close()
-
-
-def open_chat(context: BrowserContext, url: str) -> Page:
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
-    return page
-
-
-def ask(page: Page, text: str) -> None:
-    page.get_by_test_id("stChatInputTextArea").fill(text)
-    page.get_by_test_id("stChatInputSubmitButton").click()
-
-
-def bubbles(page: Page) -> Locator:
-    return page.get_by_test_id("stChatMessage")
 
 
 def finished(bubble: Locator, timeout: float = 30_000) -> None:
@@ -263,7 +227,7 @@ def test_a_server_without_a_vision_model_says_so_for_a_photo(
     from PIL import Image
 
     text_only = [m for m in MODELS if "image" not in m["architecture"]["input_modalities"]]
-    with FakeOpenRouter(models=text_only) as fake, served_app(app_env(fake, tmp_path)) as url:
+    with FakeOpenRouter(models=text_only) as fake, served_app(app_env(fake.url, tmp_path)) as url:
         context = browser.new_context(viewport=DESKTOP)
         page = open_chat(context, url)
         picture = io.BytesIO()
