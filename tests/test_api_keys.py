@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from assistant.errors import InputError
 from assistant.store import Store, User
 from tests.commands import run_assistant
 from tests.seeds import exchange
+from tests.store_fixtures import run_threads
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -164,23 +164,18 @@ def test_two_replicas_cannot_both_take_a_keys_last_stream(
     replicas = [Store(migrated_url) for _ in range(2)]
     limits = KeyLimits(requests_per_minute=1000, streams=3)
     outcomes: list[str] = []
-    start = threading.Barrier(8)
 
-    def ask(replica: Store) -> None:
-        start.wait()
+    def ask(n: int) -> None:
         try:
-            ApiKeys(replica, limits=limits).admit(token, stream=True)
+            ApiKeys(replicas[n % 2], limits=limits).admit(token, stream=True)
             outcomes.append("in")
         except KeyRateLimitedError:
             outcomes.append("refused")
 
-    threads = [threading.Thread(target=ask, args=(replicas[i % 2],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = run_threads(8, ask)
     for replica in replicas:
         replica.close()
+    assert errors == []
     assert sorted(outcomes) == ["in"] * 3 + ["refused"] * 5
 
 
@@ -271,20 +266,14 @@ def test_requests_arriving_together_are_counted_one_by_one(store: Store, clock: 
     keys = ApiKeys(store, clock=clock, limits=KeyLimits(requests_per_minute=4, streams=2))
     token = keys.create(ada).token
     outcomes: list[str] = []
-    start = threading.Barrier(12)
 
-    def ask(stream: bool) -> None:
-        start.wait()
+    def ask(n: int) -> None:
         try:
-            keys.admit(token, stream=stream)
+            keys.admit(token, stream=n % 3 == 0)
             outcomes.append("in")
         except KeyRateLimitedError as error:
             outcomes.append("streams" if "running" in str(error) else "requests")
 
-    threads = [threading.Thread(target=ask, args=(i % 3 == 0,)) for i in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    assert run_threads(12, ask) == []
     assert outcomes.count("in") == 4
     assert store.api_keys.list_keys(ada.id)[0].last_used_at is not None

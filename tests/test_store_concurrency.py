@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ import pytest
 
 from assistant.store import ConversationNotFoundError, NewTurn, Store, StoreBusyError
 from tests.seeds import Picture, answer, ask
+from tests.store_fixtures import run_threads
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -37,25 +38,6 @@ def second_store(migrated_url: str, store: Store) -> Iterator[Store]:
         yield other
     finally:
         other.close()
-
-
-def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def body(n: int) -> None:
-        try:
-            start.wait()
-            work(n)
-        except BaseException as error:  # collected and asserted on below
-            errors.append(error)
-
-    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(
