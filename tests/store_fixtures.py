@@ -160,3 +160,14 @@ def store(migrated_url: str, clock: FakeClock) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def second_store(migrated_url: str, store: Store) -> Iterator[Store]:
+    """Another connection pool on `store`'s database, as another replica has: it sees only
+    what was committed."""
+    other = Store(migrated_url)
+    try:
+        yield other
+    finally:
+        other.close()

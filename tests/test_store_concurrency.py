@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,15 +28,6 @@ if TYPE_CHECKING:
 THREADS = 16
 MESSAGES = 50
 SHARING = 4
-
-
-@pytest.fixture
-def second_store(migrated_url: str, store: Store) -> Iterator[Store]:
-    other = Store(migrated_url)
-    try:
-        yield other
-    finally:
-        other.close()
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(
