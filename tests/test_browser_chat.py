@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser_harness import (
     ask,
@@ -75,6 +75,14 @@ def finished(bubble: Locator, timeout: float = 30_000) -> None:
     expect(bubble).not_to_contain_text("did not finish")
 
 
+def answered_chat(context: BrowserContext, url: str, question: str) -> Page:
+    """A chat tab on `url` whose first `question` has its complete answer."""
+    page = open_chat(context, url)
+    ask(page, question)
+    finished(bubbles(page).nth(1))
+    return page
+
+
 def reply_requests(fake: FakeOpenRouter) -> list[object]:
     return [r for r in fake.chat_requests if not is_title_request(r)]
 
@@ -85,9 +93,7 @@ STORY = [f"t{i} " for i in range(240)]  # 240 tokens at 30 a second: eight secon
 def test_a_reply_streams_on_through_clicks_a_refresh_a_page_switch_and_a_second_tab(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "A short question first")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "A short question first")
     fake.queue(reply(tokens=STORY, tokens_per_second=30))
     ask(page, "Tell me a long story")
     story = bubbles(page).nth(3)
@@ -155,9 +161,7 @@ def test_a_message_typed_during_a_reply_is_answered_after_it(
 def test_an_earlier_message_is_edited_and_both_versions_stay_reachable(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "My laptop fan is loud")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "My laptop fan is loud")
     ask(page, "It is a 2019 model")
     finished(bubbles(page).nth(3))
     first = bubbles(page).nth(0)
@@ -254,9 +258,7 @@ def test_a_whole_session_never_asks_another_host(
             outside.append(r.url) if not r.url.startswith((app_url, "data:", "blob:")) else None
         ),
     )
-    page = open_chat(context, app_url)
-    ask(page, "A question")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "A question")
     for title in ("History", "Sentiment", "Batch scoring", "My roles", "Account", "Chat"):
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         page.wait_for_timeout(1500)
@@ -269,9 +271,7 @@ def test_dark_and_light_follow_the_system(
 ) -> None:
     for scheme, background in (("dark", "rgb(14, 17, 23)"), ("light", "rgb(255, 255, 255)")):
         context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
-        page = open_chat(context, app_url)
-        ask(page, "My earbuds will not pair")
-        finished(bubbles(page).nth(1))
+        page = answered_chat(context, app_url, "My earbuds will not pair")
         app = page.get_by_test_id("stApp")
         assert app.evaluate("e => getComputedStyle(e).backgroundColor") == background
         if scheme == "dark":
@@ -305,9 +305,7 @@ def test_on_a_phone_the_menu_closes_after_choosing_and_stop_is_at_the_bottom(
 def test_the_sidebar_lists_conversations_and_opens_them(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "First topic: printers")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "First topic: printers")
     page.get_by_role("button", name="New chat").click()
     expect(bubbles(page)).to_have_count(0, timeout=10_000)
     ask(page, "Second topic: routers")
