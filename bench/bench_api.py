@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -93,7 +91,7 @@ def _api_server(env: dict[str, str]) -> Iterator[tuple[str, str]]:
                 raise RuntimeError("app.py defines st.App but does not serve /api/v1")
             yield url, "streamlit run app.py"
         return
-    from tests.served_app import free_port
+    from tests.served_app import free_port, serving
 
     port = free_port()
     command = [
@@ -109,24 +107,10 @@ def _api_server(env: dict[str, str]) -> Iterator[tuple[str, str]]:
         "warning",
         "--no-access-log",
     ]
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v1/models", timeout=1).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.1)
+    with serving(
+        "the API server", command, port, env, ready="/api/v1/models", status=401, timeout=30
+    ) as url:
         yield url, "uvicorn, the API's routes alone"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # -- first token -------------------------------------------------------------------------------
@@ -333,15 +317,9 @@ def _core_baseline(fake: Any) -> tuple[float, float, int]:
     code = (
         f"from bench.bench_api import core_streams; print(core_streams({fake.url!r}, {CONCURRENT}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
+    from tests.commands import run_python
+
+    done = run_python(code, timeout=300, check=True)
     streams = fake.streams(since, "long")
     ideal = statistics.median(s["last_token_at"] - s["started_at"] for s in streams)
     slowest, failed = done.stdout.strip().splitlines()[-1].split()

@@ -1,6 +1,6 @@
 """The first page in a real browser: from asking for the page to a chat box that takes text.
 
-Chromium (Debian's, driven by Playwright as in tests/test_browser_chat.py) opens the app on an
+Chromium (Debian's, driven by Playwright as in tests/browser_harness.py) opens the app on an
 idle, warm server as a first visit (a new browser context: no cookie, no cache), and the clock
 runs from `page.goto` until the chat input is enabled and holds the text typed into it. The
 plain `st.write_stream` chat app (`bench/plain_chat_app.py`) is measured the same way,
@@ -17,17 +17,8 @@ from typing import Any
 
 from bench.bench_app import PLAIN_APP, Figures, _fake_provider
 from bench.bench_burst import _env
+from tests.browser_harness import CHROMIUM, launched_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 VISITS = 7
 INPUT = '[data-testid="stChatInputTextArea"]'
 
@@ -58,8 +49,6 @@ def run() -> list[dict[str, Any]]:
     if not CHROMIUM.exists():
         print("first_page: skipped, no /usr/bin/chromium (make browser installs it)")
         return []
-    from playwright.sync_api import sync_playwright
-
     from tests.served_app import served_app
 
     with (
@@ -70,19 +59,15 @@ def run() -> list[dict[str, Any]]:
         with (
             served_app(_env(fake, directory, "app")) as app_url,
             served_app(_env(fake, directory, "plain"), script=PLAIN_APP) as plain_url,
-            sync_playwright() as playwright,
+            launched_chromium() as browser,
         ):
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            try:
-                urls = {"app": app_url, "plain": f"{plain_url}/?n=0"}
-                for url in urls.values():  # warm: imports, static files, first-run caches
-                    usable_after(browser, url)
-                times: dict[str, list[float]] = {name: [] for name in urls}
-                for _ in range(VISITS):
-                    for name, url in urls.items():
-                        times[name].append(usable_after(browser, url))
-            finally:
-                browser.close()
+            urls = {"app": app_url, "plain": f"{plain_url}/?n=0"}
+            for url in urls.values():  # warm: imports, static files, first-run caches
+                usable_after(browser, url)
+            times: dict[str, list[float]] = {name: [] for name in urls}
+            for _ in range(VISITS):
+                for name, url in urls.items():
+                    times[name].append(usable_after(browser, url))
     rows = Figures()
     for name, samples in times.items():
         what = f"first page usable in Chromium (first visit, idle server), median of {VISITS}"

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from assistant.sentiment.statistics import (
     turn_frame,
     unflagged_drops,
 )
+from bench.bench_sentiment import timed
 from ui import charts
 
 SIZES = (10, 100, 1_000)
@@ -77,15 +76,6 @@ def build(messages: list[dict[str, Any]]) -> int:
     return sum(len(figure.to_json()) for figure in figures)
 
 
-def best_of(action: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def run() -> list[dict[str, Any]]:
     rng = random.Random(11)
     shared_analyzer()
@@ -96,7 +86,7 @@ def run() -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": f"sentiment page build (frame, aggregates, figures, JSON), {n:,} messages",
-                "value": round(best_of(lambda m=messages: build(m), repeat=5) * 1000, 1),
+                "value": round(timed(lambda m=messages: build(m), repeat=5) * 1000, 1),
                 "unit": "ms",
                 "target": "< 250 ms",
             }
@@ -113,7 +103,7 @@ def run() -> list[dict[str, Any]]:
     rows.append(
         {
             "name": "sentiment page CSV download, 1,000 messages (built only when clicked)",
-            "value": round(best_of(lambda: to_csv_bytes(frame), repeat=3) * 1000, 1),
+            "value": round(timed(lambda: to_csv_bytes(frame), repeat=3) * 1000, 1),
             "unit": "ms",
             "target": "< 250 ms",
         }

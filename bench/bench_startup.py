@@ -119,32 +119,20 @@ def run(runs: int = RUNS) -> list[dict[str, Any]]:
             base_total.append(total)
             imports.append(_import_seconds(env))
         heavy = _heavy_modules(env)
-    seconds = f"s, median of {runs}"
+
+    def median_row(name: str, samples: list[float], target: str | None = None) -> dict[str, Any]:
+        return {
+            "name": f"startup: {name}",
+            "value": round(statistics.median(samples), 3),
+            "unit": f"s, median of {runs}",
+            "target": target,
+        }
+
     return [
-        {
-            "name": "startup: `python -m assistant ask`, first output byte",
-            "value": round(statistics.median(ask_first), 3),
-            "unit": seconds,
-            "target": TARGET,
-        },
-        {
-            "name": "startup: `python -m assistant ask`, exit",
-            "value": round(statistics.median(ask_total), 3),
-            "unit": seconds,
-            "target": None,
-        },
-        {
-            "name": "startup: baseline httpx + ChatClient, first output byte",
-            "value": round(statistics.median(base_first), 3),
-            "unit": seconds,
-            "target": None,
-        },
-        {
-            "name": "startup: baseline httpx + ChatClient, exit",
-            "value": round(statistics.median(base_total), 3),
-            "unit": seconds,
-            "target": None,
-        },
+        median_row("`python -m assistant ask`, first output byte", ask_first, TARGET),
+        median_row("`python -m assistant ask`, exit", ask_total),
+        median_row("baseline httpx + ChatClient, first output byte", base_first),
+        median_row("baseline httpx + ChatClient, exit", base_total),
         {
             "name": "startup: first output byte, ask / baseline",
             "value": round(statistics.median(ask_first) / statistics.median(base_first), 2),

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fake_openrouter import FakeOpenRouter
+
 pytest_plugins = ("tests.store_fixtures", "tests.page_harness", "tests.api_harness")
 
 _PREFIXES = ("OPENROUTER_", "ASSISTANT_", "DATABASE_URL")
@@ -18,3 +20,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith(_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenRouter]:
+    """The fake OpenRouter server, fresh for each test (a module may share one of its own)."""
+    with FakeOpenRouter() as server:
+        yield server

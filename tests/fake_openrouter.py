@@ -28,6 +28,7 @@ Python:
         fake.queue(http_error(503), echo())   # retried request: 503, then a reply
         fake.requests[-1].json["messages"]    # what arrived (headers too)
         fake.wait_for_disconnect()            # the client hung up while streaming
+    with never_connecting_url() as url: ...   # a base URL whose connect() never completes
 
 Standalone (the browser tests run the app in another process):
     python -m tests.fake_openrouter --port 8765 --scenario echo --tokens-per-second 50
@@ -54,6 +55,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -679,6 +681,28 @@ class FakeOpenRouter:
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
+
+
+@contextmanager
+def never_connecting_url() -> Iterator[str]:
+    """A base URL whose TCP handshake never completes, for as long as the block runs.
+
+    A listener whose accept queue is full leaves every further connect() hanging: a client
+    connecting to it blocks until its own connect timeout or a stop.
+    """
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        try:
+            yield f"http://127.0.0.1:{port}/api/v1"
+        finally:
+            for filler in fillers:
+                filler.close()
 
 
 def _has_image(request: RecordedRequest) -> bool:

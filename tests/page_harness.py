@@ -48,12 +48,6 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> BrowserConnection:
     return connection
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
-
-
 class Pages:
     """One test's app: its database (opened again for the test's own checks) and sessions."""
 
@@ -113,17 +107,24 @@ def pages(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[Pages]:
-    url = f"sqlite:///{(tmp_path / 'a.db').as_posix()}"
+    store = app_store(monkeypatch, fake, tmp_path)
+    yield Pages(store)
+    store.close()
+
+
+def app_store(monkeypatch: pytest.MonkeyPatch, fake: FakeOpenRouter, folder: Path) -> Store:
+    """Point the app's settings at `fake` and a new SQLite file in `folder`; returns that
+    database, migrated and opened for the test's own seeding and checks (the caller closes it)."""
+    url = f"sqlite:///{(folder / 'a.db').as_posix()}"
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test")
     monkeypatch.setenv("OPENROUTER_BASE_URL", fake.url)
     monkeypatch.setenv("OPENROUTER_FALLBACK_MODELS", "")
     monkeypatch.setenv("ASSISTANT_MAX_RETRIES", "0")
-    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(folder))
     monkeypatch.setenv("DATABASE_URL", url)
     store = Store(url)
     store.migrate()
-    yield Pages(store)
-    store.close()
+    return store
 
 
 def page_path(page: Path) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def app_env(provider_url: str, data: Path | str, **extra: str) -> dict[str, str]:
+    """The served app's settings: the fake provider at `provider_url`, no fallbacks or retries
+    (a test sees the first answer), its files in `data`, plus `extra`."""
+    return {
+        "OPENROUTER_API_KEY": "sk-or-v1-test",
+        "OPENROUTER_BASE_URL": provider_url,
+        "OPENROUTER_FALLBACK_MODELS": "",
+        "ASSISTANT_MAX_RETRIES": "0",
+        "ASSISTANT_DATA_DIR": str(data),
+        **extra,
+    }
 
 
 @contextmanager
@@ -47,6 +60,26 @@ def served_app(
         "--browser.gatherUsageStats",
         "false",
     ]
+    health = "/_stcore/health"
+    with serving(script.name, command, port, env, ready=health, timeout=timeout) as url:
+        yield url
+
+
+@contextmanager
+def serving(
+    name: str,
+    command: Sequence[str],
+    port: int,
+    env: Mapping[str, str],
+    *,
+    ready: str,
+    status: int = 200,
+    timeout: float = 60.0,
+) -> Iterator[str]:
+    """Run `command` (a server listening on loopback `port`) from the repository root with this
+    process's environment plus `env`; yield its URL once GET `ready` answers `status`, and stop
+    it after the block. A server that exits or stays unready for `timeout` seconds raises
+    RuntimeError naming it (`name`) with the end of what it wrote to stderr."""
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     # A file, not a pipe: a pipe nobody reads would block a talkative app mid-test.
     with tempfile.TemporaryFile() as log:
@@ -58,15 +91,15 @@ def served_app(
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                    if httpx.get(f"{url}{ready}", timeout=1).status_code == status:
                         break
                 except httpx.HTTPError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     err = log.read().decode(errors="replace")
-                    raise RuntimeError(f"{script.name} did not start:\n{err[-3000:]}")
-                time.sleep(0.2)
+                    raise RuntimeError(f"{name} did not start:\n{err[-3000:]}")
+                time.sleep(0.1)
             yield url
         finally:
             process.terminate()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,27 @@ import pytest
 from assistant.store import Store
 from assistant.store.models import Base
 from deploy import postgres
+
+
+def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    """Run `work(0)` ... `work(count - 1)` on `count` threads released together (as requests
+    on several processes at once); returns what they raised, for the caller to assert on."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def body(n: int) -> None:
+        try:
+            start.wait()
+            work(n)
+        except BaseException as error:  # collected and asserted on by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
 
 
 class FakeClock:
@@ -139,3 +160,14 @@ def store(migrated_url: str, clock: FakeClock) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def second_store(migrated_url: str, store: Store) -> Iterator[Store]:
+    """Another connection pool on `store`'s database, as another replica has: it sees only
+    what was committed."""
+    other = Store(migrated_url)
+    try:
+        yield other
+    finally:
+        other.close()

@@ -4,7 +4,6 @@ cost nothing until they write, and an upkeep purge that is safe to run anywhere,
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from assistant.store import models as m
 from assistant.store.browsers import PURGE_BATCH
 from assistant.tokens import new_token, token_hash
 from tests.seeds import ask
+from tests.store_fixtures import run_threads
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -264,18 +264,12 @@ def test_a_guest_is_saved_once_per_token_even_from_two_tabs_at_once(
     accounts: Accounts, store: Store
 ) -> None:
     token = new_token()
-    start = threading.Barrier(6)
     users: list[int] = []
 
-    def save() -> None:
-        start.wait()
+    def save(_: int) -> None:
         users.append(accounts.start_guest(token).user.id)
 
-    threads = [threading.Thread(target=save) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert run_threads(6, save) == []
     assert len(users) == 6 and len(set(users)) == 1
     assert count(store, m.User) == 1 and count(store, m.AuthSession) == 1
     assert accounts.current_user(token) is not None
@@ -352,18 +346,12 @@ def test_purges_running_at_once_remove_each_row_once(
     clock.advance(timedelta(days=31).total_seconds())
     replicas = [Store(migrated_url, clock=clock) for _ in range(3)]
     results: list[Any] = []
-    start = threading.Barrier(3)
 
-    def purge(replica: Store) -> None:
-        start.wait()
-        results.append(Accounts(replica, clock=clock).purge_expired())
+    def purge(n: int) -> None:
+        results.append(Accounts(replicas[n], clock=clock).purge_expired())
 
     try:
-        threads = [threading.Thread(target=purge, args=(r,)) for r in replicas]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        assert run_threads(3, purge) == []
     finally:
         for replica in replicas:
             replica.close()

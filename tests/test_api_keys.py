@@ -7,10 +7,7 @@ commands run as an operator would run them, in a subprocess.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,12 +25,12 @@ from assistant.api_keys import (
 from assistant.context import ChatTurn
 from assistant.errors import InputError
 from assistant.store import Store, User
+from tests.commands import run_assistant
 from tests.seeds import exchange
+from tests.store_fixtures import run_threads
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def member(store: Store, clock: FakeClock, name: str) -> User:
@@ -167,23 +164,18 @@ def test_two_replicas_cannot_both_take_a_keys_last_stream(
     replicas = [Store(migrated_url) for _ in range(2)]
     limits = KeyLimits(requests_per_minute=1000, streams=3)
     outcomes: list[str] = []
-    start = threading.Barrier(8)
 
-    def ask(replica: Store) -> None:
-        start.wait()
+    def ask(n: int) -> None:
         try:
-            ApiKeys(replica, limits=limits).admit(token, stream=True)
+            ApiKeys(replicas[n % 2], limits=limits).admit(token, stream=True)
             outcomes.append("in")
         except KeyRateLimitedError:
             outcomes.append("refused")
 
-    threads = [threading.Thread(target=ask, args=(replicas[i % 2],)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = run_threads(8, ask)
     for replica in replicas:
         replica.close()
+    assert errors == []
     assert sorted(outcomes) == ["in"] * 3 + ["refused"] * 5
 
 
@@ -230,22 +222,8 @@ def test_a_digest_names_roles_texts_and_image_counts() -> None:
 
 def operator(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """`python -m assistant ...` in a folder of its own (no secrets file there)."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "ASSISTANT_"))
-    }
-    environment |= {
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=tmp_path,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ops.db'}"}
+    return run_assistant(*args, cwd=tmp_path, stdin=stdin, env=database)
 
 
 def test_operators_create_users_and_keys_list_and_revoke_them(tmp_path: Path) -> None:
@@ -288,20 +266,14 @@ def test_requests_arriving_together_are_counted_one_by_one(store: Store, clock: 
     keys = ApiKeys(store, clock=clock, limits=KeyLimits(requests_per_minute=4, streams=2))
     token = keys.create(ada).token
     outcomes: list[str] = []
-    start = threading.Barrier(12)
 
-    def ask(stream: bool) -> None:
-        start.wait()
+    def ask(n: int) -> None:
         try:
-            keys.admit(token, stream=stream)
+            keys.admit(token, stream=n % 3 == 0)
             outcomes.append("in")
         except KeyRateLimitedError as error:
             outcomes.append("streams" if "running" in str(error) else "requests")
 
-    threads = [threading.Thread(target=ask, args=(i % 3 == 0,)) for i in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    assert run_threads(12, ask) == []
     assert outcomes.count("in") == 4
     assert store.api_keys.list_keys(ada.id)[0].last_used_at is not None

@@ -17,7 +17,7 @@ from assistant.api_keys import ApiKeys
 from assistant.store import Store
 from tests.api_harness import PASSWORD
 from tests.fake_openrouter import FakeOpenRouter
-from tests.served_app import served_app
+from tests.served_app import app_env, served_app
 
 
 def test_streamlit_run_serves_the_api_beside_the_unchanged_app(
@@ -29,14 +29,7 @@ def test_streamlit_run_serves_the_api_beside_the_unchanged_app(
     accounts = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     ada = accounts.register("ada", PASSWORD).user
     key = ApiKeys(store).create(ada, "end to end").token
-    env = {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": database,
-    }
+    env = app_env(fake.url, tmp_path, DATABASE_URL=database)
     try:
         with served_app(env) as url:
             page = httpx.get(url, timeout=30)

@@ -7,32 +7,30 @@ reaches it over loopback. Screenshots of the runs go to docs/ for the README.
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_harness import (
+    ask,
+    bubbles,
+    launched_chromium,
+    open_chat,
+    require_chromium,
+)
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
-from tests.served_app import served_app
+from tests.served_app import app_env, served_app
 from tests.test_chat_page import is_title_request
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: `make browser` installs chromium")
-    pytest.skip(
-        "browser tests skipped: install Chromium with `sudo apt-get install chromium`",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -43,62 +41,30 @@ def fake() -> Iterator[FakeOpenRouter]:
 
 @pytest.fixture(scope="module")
 def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-    }
-    with served_app(env) as url:
+    with served_app(app_env(fake.url, tmp_path_factory.mktemp("data"))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser: Browser, app_url: str, fake: FakeOpenRouter) -> Iterator[Page]:
     fake.reset()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(app_url)
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
-    yield page
+    yield open_chat(context, app_url)
     context.close()
-
-
-def ask(page: Page, text: str) -> None:
-    page.get_by_test_id("stChatInputTextArea").fill(text)
-    page.get_by_test_id("stChatInputSubmitButton").click()
-
-
-def messages(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_test_id("stChatMessage")
 
 
 def test_a_typed_message_streams_its_answer(page: Page, fake: FakeOpenRouter) -> None:
     words = " ".join(f"word{i}" for i in range(60))
     fake.queue(reply(words, tokens_per_second=30))
     ask(page, "My phone battery drains fast")
-    expect(messages(page).nth(0)).to_contain_text("My phone battery drains fast")
-    reply_bubble = messages(page).nth(1)
+    expect(bubbles(page).nth(0)).to_contain_text("My phone battery drains fast")
+    reply_bubble = bubbles(page).nth(1)
     expect(reply_bubble).to_contain_text("word5", timeout=15_000)
     partial = reply_bubble.inner_text()
     assert "word59" not in partial  # seen mid-stream: the text arrives as it is generated
@@ -113,9 +79,9 @@ def test_an_attached_image_shows_inline(page: Page, fake: FakeOpenRouter) -> Non
         files=[{"name": "gadget.png", "mimeType": "image/png", "buffer": buffer.getvalue()}]
     )
     ask(page, "What is wrong with this charger?")
-    user = messages(page).nth(0)
+    user = bubbles(page).nth(0)
     expect(user.locator("img").last).to_be_visible(timeout=15_000)
-    expect(messages(page).nth(1)).to_contain_text("reads images", timeout=15_000)
+    expect(bubbles(page).nth(1)).to_contain_text("reads images", timeout=15_000)
     asked = [r for r in fake.chat_requests if not is_title_request(r)]
     assert asked[-1].json["messages"][-1]["content"][1]["type"] == "image_url"
 
@@ -125,9 +91,9 @@ def test_an_invalid_key_gives_a_sentence_that_says_what_to_fix(
 ) -> None:
     fake.queue(http_error(401, message="User not found."))
     ask(page, "hello")
-    alert = messages(page).nth(1).get_by_test_id("stAlertContentError")
+    alert = bubbles(page).nth(1).get_by_test_id("stAlertContentError")
     expect(alert).to_contain_text("OPENROUTER_API_KEY", timeout=15_000)
-    expect(messages(page).nth(0)).to_contain_text("hello")
+    expect(bubbles(page).nth(0)).to_contain_text("hello")
     expect(page.get_by_text("Traceback")).to_have_count(0)
 
 
@@ -148,24 +114,22 @@ def test_stop_keeps_the_partial_reply_and_hangs_up(page: Page, fake: FakeOpenRou
     words = " ".join(f"part{i}" for i in range(400))
     fake.queue(reply(words, tokens_per_second=20))
     ask(page, "tell me a long story")
-    expect(messages(page).nth(1)).to_contain_text("part3", timeout=15_000)
+    expect(bubbles(page).nth(1)).to_contain_text("part3", timeout=15_000)
     page.get_by_role("button", name="Stop").click()
     assert fake.wait_for_disconnect(timeout=10)
     # At once, without another interaction: the label, the footer and the buttons.
-    expect(messages(page).nth(1)).to_contain_text("Stopped", timeout=5_000)
-    expect(messages(page).nth(1).get_by_role("button", name="Continue")).to_be_visible()
-    kept = messages(page).nth(1).inner_text()
+    expect(bubbles(page).nth(1)).to_contain_text("Stopped", timeout=5_000)
+    expect(bubbles(page).nth(1).get_by_role("button", name="Continue")).to_be_visible()
+    kept = bubbles(page).nth(1).inner_text()
     assert "part3" in kept and "part399" not in kept and "▍" not in kept
 
 
 def test_phone_width_screenshot(browser: Browser, app_url: str, fake: FakeOpenRouter) -> None:
     fake.reset()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    page.goto(app_url)
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
+    page = open_chat(context, app_url)
     ask(page, "My Bluetooth headphones keep disconnecting")
-    expect(messages(page).nth(1)).to_contain_text("disconnecting", timeout=15_000)
+    expect(bubbles(page).nth(1)).to_contain_text("disconnecting", timeout=15_000)
     page.screenshot(path=str(DOCS / "chat-phone.png"), full_page=True)
     context.close()
 
@@ -200,9 +164,9 @@ def test_a_guest_keeps_the_chat_in_an_account_and_continues_elsewhere(
     page = first.new_page()
     page.goto(app_url)
     ask(page, "Keep this conversation")
-    expect(messages(page).nth(1)).to_contain_text("Echo: Keep this", timeout=15_000)
+    expect(bubbles(page).nth(1)).to_contain_text("Echo: Keep this", timeout=15_000)
     page.reload()  # the cookie and the URL bring the conversation back
-    expect(messages(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
+    expect(bubbles(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
 
     go_to(page, app_url, "Account")
     register(page, "ada_browser", password)
@@ -223,9 +187,9 @@ def test_a_guest_keeps_the_chat_in_an_account_and_continues_elsewhere(
     expect(page.get_by_text("Welcome back")).to_be_visible(timeout=15_000)
     go_to(page, app_url, "History")
     page.get_by_role("button", name="Open").first.click()
-    expect(messages(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
+    expect(bubbles(page).nth(0)).to_contain_text("Keep this conversation", timeout=15_000)
     ask(page, "and carry on")
-    expect(messages(page).nth(3)).to_contain_text("Echo: and carry on", timeout=15_000)
+    expect(bubbles(page).nth(3)).to_contain_text("Echo: and carry on", timeout=15_000)
     second.close()
 
     third = browser.new_context()  # somebody else
@@ -243,9 +207,9 @@ def test_the_sentiment_page_charts_a_short_conversation(
     page: Page, app_url: str, fake: FakeOpenRouter
 ) -> None:
     ask(page, "I love how fast this is")
-    expect(messages(page).nth(1)).to_contain_text("Echo:", timeout=15_000)
+    expect(bubbles(page).nth(1)).to_contain_text("Echo:", timeout=15_000)
     ask(page, "but the battery is terrible and I am angry")
-    expect(messages(page).nth(3)).to_contain_text("angry", timeout=15_000)
+    expect(bubbles(page).nth(3)).to_contain_text("angry", timeout=15_000)
     go_to(page, app_url, "Sentiment")
     # A chart is drawn hidden and then shown when its layout is ready: wait for a shown one.
     expect(page.locator(".js-plotly-plot >> visible=true").first).to_be_visible(timeout=30_000)
@@ -266,7 +230,7 @@ def test_the_sentiment_role_answers_with_a_card(page: Page, fake: FakeOpenRouter
         "placeholder", re.compile("Sentiment"), timeout=10_000
     )
     ask(page, "The delivery was late again and nobody answered my emails, thanks for the refund.")
-    card = messages(page).nth(1)
+    card = bubbles(page).nth(1)
     expect(card.locator(".js-plotly-plot")).to_be_visible(timeout=20_000)
     expect(card).to_contain_text("Mixed")
     expect(card).to_contain_text("From the model")
@@ -282,7 +246,7 @@ def test_the_local_reading_is_marked_and_signs_its_phrases(
         "placeholder", re.compile("Sentiment"), timeout=10_000
     )
     ask(page, "The battery died after a week and support never answered. Furious.")
-    card = messages(page).nth(1)  # the fake echoes prose: the word list reads the message
+    card = bubbles(page).nth(1)  # the fake echoes prose: the word list reads the message
     expect(card).to_contain_text("Local reading (word list, no AI model)", timeout=20_000)
     expect(card).to_contain_text("Negative")
     expect(card).to_contain_text("“furious” (−)")  # the colour syntax is rendered, not shown
@@ -310,7 +274,7 @@ def test_with_no_key_the_bundled_model_answers_in_the_browser(
         page.goto(url)
         expect(page.get_by_text("Offline demo.")).to_be_visible(timeout=30_000)
         ask(page, "My phone battery drains fast")
-        reply_bubble = messages(page).nth(1)
+        reply_bubble = bubbles(page).nth(1)
         expect(reply_bubble).to_contain_text(local_model.LOCAL_MODEL_ID, timeout=60_000)
         assert len(reply_bubble.inner_text().split()) > 5  # real words from the model
         page.screenshot(path=str(DOCS / "chat-offline.png"), full_page=True)

@@ -7,13 +7,20 @@ the newest exchange into view, error sentences, themes, and no request leaving t
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from tests.browser_harness import (
+    ask,
+    bubbles,
+    launched_chromium,
+    open_chat,
+    require_chromium,
+)
 from tests.fake_openrouter import (
     MODELS,
     TEXT_MODEL,
@@ -22,42 +29,17 @@ from tests.fake_openrouter import (
     long_reply,
     reply,
 )
-from tests.served_app import served_app
+from tests.served_app import app_env, served_app
 from tests.test_chat_page import is_title_request
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: `make browser` installs chromium")
-    pytest.skip("browser tests skipped: install Chromium", allow_module_level=True)
+require_chromium()
 
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright  # noqa: E402
-
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def app_env(fake: FakeOpenRouter, data: Path) -> dict[str, str]:
-    return {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(data),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +50,14 @@ def fake() -> Iterator[FakeOpenRouter]:
 
 @pytest.fixture(scope="module")
 def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake, tmp_path_factory.mktemp("data"))) as url:
+    with served_app(app_env(fake.url, tmp_path_factory.mktemp("data"))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -88,27 +68,19 @@ def context(browser: Browser, fake: FakeOpenRouter) -> Iterator[BrowserContext]:
     context.close()
 
 
-def open_chat(context: BrowserContext, url: str) -> Page:
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
-    return page
-
-
-def ask(page: Page, text: str) -> None:
-    page.get_by_test_id("stChatInputTextArea").fill(text)
-    page.get_by_test_id("stChatInputSubmitButton").click()
-
-
-def bubbles(page: Page) -> Locator:
-    return page.get_by_test_id("stChatMessage")
-
-
 def finished(bubble: Locator, timeout: float = 30_000) -> None:
     """The reply ended complete: its actions are drawn and it says nothing of stopping."""
     expect(bubble.get_by_role("button", name="Copy")).to_be_visible(timeout=timeout)
     expect(bubble).not_to_contain_text("Stopped")
     expect(bubble).not_to_contain_text("did not finish")
+
+
+def answered_chat(context: BrowserContext, url: str, question: str) -> Page:
+    """A chat tab on `url` whose first `question` has its complete answer."""
+    page = open_chat(context, url)
+    ask(page, question)
+    finished(bubbles(page).nth(1))
+    return page
 
 
 def reply_requests(fake: FakeOpenRouter) -> list[object]:
@@ -121,9 +93,7 @@ STORY = [f"t{i} " for i in range(240)]  # 240 tokens at 30 a second: eight secon
 def test_a_reply_streams_on_through_clicks_a_refresh_a_page_switch_and_a_second_tab(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "A short question first")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "A short question first")
     fake.queue(reply(tokens=STORY, tokens_per_second=30))
     ask(page, "Tell me a long story")
     story = bubbles(page).nth(3)
@@ -191,9 +161,7 @@ def test_a_message_typed_during_a_reply_is_answered_after_it(
 def test_an_earlier_message_is_edited_and_both_versions_stay_reachable(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "My laptop fan is loud")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "My laptop fan is loud")
     ask(page, "It is a 2019 model")
     finished(bubbles(page).nth(3))
     first = bubbles(page).nth(0)
@@ -263,7 +231,7 @@ def test_a_server_without_a_vision_model_says_so_for_a_photo(
     from PIL import Image
 
     text_only = [m for m in MODELS if "image" not in m["architecture"]["input_modalities"]]
-    with FakeOpenRouter(models=text_only) as fake, served_app(app_env(fake, tmp_path)) as url:
+    with FakeOpenRouter(models=text_only) as fake, served_app(app_env(fake.url, tmp_path)) as url:
         context = browser.new_context(viewport=DESKTOP)
         page = open_chat(context, url)
         picture = io.BytesIO()
@@ -290,9 +258,7 @@ def test_a_whole_session_never_asks_another_host(
             outside.append(r.url) if not r.url.startswith((app_url, "data:", "blob:")) else None
         ),
     )
-    page = open_chat(context, app_url)
-    ask(page, "A question")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "A question")
     for title in ("History", "Sentiment", "Batch scoring", "My roles", "Account", "Chat"):
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         page.wait_for_timeout(1500)
@@ -305,9 +271,7 @@ def test_dark_and_light_follow_the_system(
 ) -> None:
     for scheme, background in (("dark", "rgb(14, 17, 23)"), ("light", "rgb(255, 255, 255)")):
         context = browser.new_context(viewport=DESKTOP, color_scheme=scheme)
-        page = open_chat(context, app_url)
-        ask(page, "My earbuds will not pair")
-        finished(bubbles(page).nth(1))
+        page = answered_chat(context, app_url, "My earbuds will not pair")
         app = page.get_by_test_id("stApp")
         assert app.evaluate("e => getComputedStyle(e).backgroundColor") == background
         if scheme == "dark":
@@ -341,9 +305,7 @@ def test_on_a_phone_the_menu_closes_after_choosing_and_stop_is_at_the_bottom(
 def test_the_sidebar_lists_conversations_and_opens_them(
     context: BrowserContext, app_url: str, fake: FakeOpenRouter
 ) -> None:
-    page = open_chat(context, app_url)
-    ask(page, "First topic: printers")
-    finished(bubbles(page).nth(1))
+    page = answered_chat(context, app_url, "First topic: printers")
     page.get_by_role("button", name="New chat").click()
     expect(bubbles(page)).to_have_count(0, timeout=10_000)
     ask(page, "Second topic: routers")

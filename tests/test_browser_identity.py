@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser_harness import launched_chromium, require_chromium
 from tests.fake_openrouter import FakeOpenRouter
-from tests.served_app import served_app
-from tests.test_browser import CHROMIUM  # skips this module too when Chromium is missing
+from tests.served_app import app_env, served_app
 
 pytestmark = pytest.mark.browser
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
+require_chromium()
 
 COOKIE = "assistant_session"
 PASSWORD = "amber-lantern-quietly-93"
@@ -31,31 +32,16 @@ def fake() -> Iterator[FakeOpenRouter]:
         yield server
 
 
-def app_env(fake: FakeOpenRouter, folder: Any) -> dict[str, str]:
-    return {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(folder),
-    }
-
-
 @pytest.fixture(scope="module")
 def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake, tmp_path_factory.mktemp("identity"))) as url:
+    with served_app(app_env(fake.url, tmp_path_factory.mktemp("identity"))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -197,7 +183,7 @@ def test_a_wrong_phrase_keeps_the_delete_section_open_with_its_error(
 def test_a_deep_link_into_a_fresh_process_goes_through_the_app(
     browser: Browser, fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    with served_app(app_env(fake, tmp_path_factory.mktemp("deep"))) as url:
+    with served_app(app_env(fake.url, tmp_path_factory.mktemp("deep"))) as url:
         context = browser.new_context()
         try:
             page = context.new_page()

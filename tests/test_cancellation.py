@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import socket
 import ssl
 import threading
 import time
@@ -36,18 +35,13 @@ from tests.fake_openrouter import (
     echo,
     http_error,
     long_reply,
+    never_connecting_url,
     slow_headers,
     stall,
 )
 
 HELLO = [{"role": "user", "content": "Hello"}]
 BOUND = 2.0  # seconds; every scenario below would otherwise last 30 to 60 s
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
 
 
 @pytest.fixture
@@ -223,27 +217,13 @@ def test_stop_during_a_retry_backoff_starts_no_retry_and_no_fallback(
 
 
 def test_stop_while_connecting_ends_the_stream(settings: Settings) -> None:
-    # A listener whose accept queue is full never completes a handshake: connect() blocks.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        fillers = [socket.socket() for _ in range(3)]
-        for filler in fillers:
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
-        base = f"http://127.0.0.1:{port}/api/v1"
-        try:
-            with ChatClient(replace(settings, base_url=base)) as client:
-                cancel = Cancellation()
-                reader = Reader(client.stream_chat(HELLO, TEXT_MODEL, cancel=cancel))
-                time.sleep(0.3)
-                assert not reader.ended_within(0)  # still connecting
-                cancel.cancel()
-                assert reader.ended_within(BOUND)
-        finally:
-            for filler in fillers:
-                filler.close()
+    with never_connecting_url() as base, ChatClient(replace(settings, base_url=base)) as client:
+        cancel = Cancellation()
+        reader = Reader(client.stream_chat(HELLO, TEXT_MODEL, cancel=cancel))
+        time.sleep(0.3)
+        assert not reader.ended_within(0)  # still connecting
+        cancel.cancel()
+        assert reader.ended_within(BOUND)
     assert reader.events == []
 
 

@@ -28,12 +28,6 @@ HANGS = 30.0  # a /models answer this slow would stall every page if a read wait
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
-
-
-@pytest.fixture
 def client(fake: FakeOpenRouter) -> Iterator[ChatClient]:
     settings = Settings(api_key=None, base_url=fake.url, stall_timeout=60.0, fallback_models=())
     with ChatClient(settings) as chat_client:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
+from tests.commands import run_assistant
 from tests.fake_openrouter import (
     VISION_MODEL,
     FakeOpenRouter,
@@ -21,33 +18,14 @@ from tests.fake_openrouter import (
     stall,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
-
 
 def run_cli(
     fake: FakeOpenRouter | None, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "ASSISTANT_"))
-    }
+    settings = {"ASSISTANT_MAX_RETRIES": "0", "OPENROUTER_FALLBACK_MODELS": ""}
     if fake is not None:
-        environment |= {"OPENROUTER_API_KEY": "sk-or-v1-test", "OPENROUTER_BASE_URL": fake.url}
-    environment |= {"ASSISTANT_MAX_RETRIES": "0", "OPENROUTER_FALLBACK_MODELS": "", **env}
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", *args],
-        cwd=ROOT,
-        env=environment,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+        settings |= {"OPENROUTER_API_KEY": "sk-or-v1-test", "OPENROUTER_BASE_URL": fake.url}
+    return run_assistant(*args, stdin=stdin, env=settings | env)
 
 
 def test_ask_streams_the_answer_to_stdout_and_exits_zero(fake: FakeOpenRouter) -> None:

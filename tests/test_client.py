@@ -47,6 +47,7 @@ from tests.fake_openrouter import (
     http_error,
     long_reply,
     midstream_error,
+    never_connecting_url,
     reasoning_reply,
     reply,
     stall,
@@ -94,12 +95,6 @@ def ask(client: ChatClient, messages: list[dict[str, Any]] = HELLO, **options: A
     terminal = [e for e in events if isinstance(e, (Finished, Failed))]
     assert terminal == [events[-1]], "exactly one Finished/Failed, and it comes last"
     return Reply(events)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
 
 
 @pytest.fixture
@@ -658,22 +653,11 @@ def test_connection_refused_is_a_network_error(settings: Settings, sleeps: list[
 
 
 def test_connect_timeout_is_a_network_error(settings: Settings) -> None:
-    # A listener whose accept queue is full never completes a handshake: connect times out.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        fillers = [socket.socket() for _ in range(3)]
-        for filler in fillers:
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
-        base = f"http://127.0.0.1:{port}/api/v1"
-        try:
-            with client_with(settings, base_url=base, connect_timeout=0.2, max_retries=0) as c:
-                result = ask(c)
-        finally:
-            for filler in fillers:
-                filler.close()
+    with (
+        never_connecting_url() as base,
+        client_with(settings, base_url=base, connect_timeout=0.2, max_retries=0) as client,
+    ):
+        result = ask(client)
     assert isinstance(result.error, NetworkError)
     assert "ConnectTimeout" in result.error.detail
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from assistant.upkeep import STALE_AFTER
 from deploy import postgres, proxy, replica
+from tests.browser_harness import ask, bubbles, launched_chromium, open_chat, require_chromium
 from tests.fake_openrouter import FakeOpenRouter, RecordedRequest, Scenario, echo, reply
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 STICKY = "SERVERID"  # deploy/haproxy.cfg
 INTERRUPTED = re.compile(r"did not finish|interrupted", re.IGNORECASE)
 
@@ -184,34 +184,9 @@ def test_the_replicas_run_the_start_command_of_the_dockerfile(cluster: Cluster) 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: `make browser` installs chromium")
-        pytest.skip("install Chromium with `sudo apt-get install chromium`")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
+    require_chromium()
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
-
-
-def ask(page: Page, text: str) -> None:
-    page.get_by_test_id("stChatInputTextArea").fill(text)
-    page.get_by_test_id("stChatInputSubmitButton").click()
-
-
-def messages(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_test_id("stChatMessage")
 
 
 def replica_of(context: BrowserContext) -> str:
@@ -221,21 +196,18 @@ def replica_of(context: BrowserContext) -> str:
     return values[0]
 
 
-def open_chat(browser: Browser, url: str) -> tuple[BrowserContext, Page]:
+def open_context(browser: Browser, url: str) -> tuple[BrowserContext, Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=30_000)
-    return context, page
+    return context, open_chat(context, url)
 
 
 @pytest.mark.browser
 def test_a_guest_cookie_from_one_replica_works_on_the_other(
     browser: Browser, cluster: Cluster
 ) -> None:
-    context, page = open_chat(browser, cluster.url)
+    context, page = open_context(browser, cluster.url)
     ask(page, "Remember the plum tree")
-    expect(messages(page).nth(1)).to_contain_text("Echo: Remember the plum tree", timeout=20_000)
+    expect(bubbles(page).nth(1)).to_contain_text("Echo: Remember the plum tree", timeout=20_000)
     first = replica_of(context)
     other = next(name for name in cluster.pids if name != first)
 
@@ -243,11 +215,11 @@ def test_a_guest_cookie_from_one_replica_works_on_the_other(
     cookie = next(c for c in context.cookies() if c["name"] == STICKY)
     context.add_cookies([{**cookie, "value": other}])
     page.reload()
-    expect(messages(page).nth(0)).to_contain_text("Remember the plum tree", timeout=30_000)
-    expect(messages(page).nth(1)).to_contain_text("Echo: Remember the plum tree")
+    expect(bubbles(page).nth(0)).to_contain_text("Remember the plum tree", timeout=30_000)
+    expect(bubbles(page).nth(1)).to_contain_text("Echo: Remember the plum tree")
     assert replica_of(context) == other
     ask(page, "and the pear tree")  # the other replica writes to the same conversation
-    expect(messages(page).nth(3)).to_contain_text("Echo: and the pear tree", timeout=20_000)
+    expect(bubbles(page).nth(3)).to_contain_text("Echo: and the pear tree", timeout=20_000)
     context.close()
     # Both replicas wrote to the one PostgreSQL (not each to a file of its own), and were given
     # one cookie secret, which signs the cookies Streamlit itself sets (st.login's).
@@ -260,12 +232,12 @@ def test_a_guest_cookie_from_one_replica_works_on_the_other(
 def test_a_conversation_survives_its_replica_being_killed(
     browser: Browser, cluster: Cluster, fake: FakeOpenRouter
 ) -> None:
-    context, page = open_chat(browser, cluster.url)
+    context, page = open_context(browser, cluster.url)
     ask(page, "What is the capital of France?")
-    expect(messages(page).nth(1)).to_contain_text("Echo: What is the capital", timeout=20_000)
+    expect(bubbles(page).nth(1)).to_contain_text("Echo: What is the capital", timeout=20_000)
     ask(page, "Tell me a long story")
     # Two seconds of reply: the replica has checkpointed some of it to the database.
-    expect(messages(page).nth(3)).to_contain_text("part30", timeout=20_000)
+    expect(bubbles(page).nth(3)).to_contain_text("part30", timeout=20_000)
     doomed = replica_of(context)
     os.kill(cluster.pids[doomed], signal.SIGKILL)
     killed_at = time.monotonic()
@@ -282,11 +254,11 @@ def test_a_conversation_survives_its_replica_being_killed(
     deadline = killed_at + STALE_AFTER.total_seconds() + 30
     while True:
         page.reload()
-        cut = messages(page).nth(3)
+        cut = bubbles(page).nth(3)
         expect(cut).to_contain_text("part10", timeout=30_000)
-        expect(messages(page).nth(0)).to_contain_text("What is the capital of France?")
-        expect(messages(page).nth(1)).to_contain_text("Echo: What is the capital of France?")
-        expect(messages(page).nth(2)).to_contain_text("Tell me a long story")
+        expect(bubbles(page).nth(0)).to_contain_text("What is the capital of France?")
+        expect(bubbles(page).nth(1)).to_contain_text("Echo: What is the capital of France?")
+        expect(bubbles(page).nth(2)).to_contain_text("Tell me a long story")
         if INTERRUPTED.search(cut.inner_text()):
             break
         assert time.monotonic() < deadline, "the cut-off reply was never marked"

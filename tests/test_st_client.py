@@ -11,21 +11,14 @@ import pytest
 
 from bench.st_client import ProtocolError, Session
 from tests.fake_openrouter import FakeOpenRouter
-from tests.served_app import served_app
+from tests.served_app import app_env, served_app
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("st_client")
     with FakeOpenRouter() as fake:
-        env = {
-            "OPENROUTER_API_KEY": "sk-or-v1-test",
-            "OPENROUTER_BASE_URL": fake.url,
-            "OPENROUTER_FALLBACK_MODELS": "",
-            "ASSISTANT_MAX_RETRIES": "0",
-            "DATABASE_URL": f"sqlite:///{folder / 'app.db'}",
-            "ASSISTANT_DATA_DIR": str(folder),
-        }
+        env = app_env(fake.url, folder, DATABASE_URL=f"sqlite:///{folder / 'app.db'}")
         with served_app(env) as url:
             yield url
 

@@ -37,25 +37,13 @@ from assistant.store.conversations import title_from_text
 from assistant.store.database import MIGRATIONS
 from assistant.store.export import safe_cell
 from assistant.store.messages import NotLastReplyError
-from tests.seeds import answer, ask, exchange
+from tests.seeds import Picture, answer, ask, exchange
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Picture:
-    data: bytes
-    mime: str = "image/png"
-    width: int = 2
-    height: int = 3
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 def guest(store: Store, clock: FakeClock) -> int:

@@ -8,12 +8,9 @@ PostgreSQL the row locks and the retry on serialization failures.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +18,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from assistant.store import ConversationNotFoundError, NewTurn, Store, StoreBusyError
-from tests.seeds import answer, ask
+from tests.seeds import Picture, answer, ask
+from tests.store_fixtures import run_threads
 
 if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
@@ -30,34 +28,6 @@ if TYPE_CHECKING:
 THREADS = 16
 MESSAGES = 50
 SHARING = 4
-
-
-@pytest.fixture
-def second_store(migrated_url: str, store: Store) -> Iterator[Store]:
-    other = Store(migrated_url)
-    try:
-        yield other
-    finally:
-        other.close()
-
-
-def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def body(n: int) -> None:
-        try:
-            start.wait()
-            work(n)
-        except BaseException as error:  # collected and asserted on below
-            errors.append(error)
-
-    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(
@@ -105,18 +75,6 @@ def test_concurrent_writers_lose_and_duplicate_nothing(
     for n in range(SHARING):  # each writer's own messages keep their order
         mine = [t for t in shared_texts if t.startswith(f"shared {n}:")]
         assert mine == [f"shared {n}:{i}" for i in range(MESSAGES)]
-
-
-@dataclass(frozen=True)
-class Picture:
-    data: bytes
-    mime: str = "image/png"
-    width: int = 1
-    height: int = 1
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 def test_many_users_sending_the_same_image_at_once_each_get_access(

@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,12 +9,6 @@ from assistant.store import Store
 from assistant.titles import TITLE_TOKENS, generate_title, title_from_answer, title_in_background
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
 from tests.seeds import ask
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
 
 
 @pytest.fixture

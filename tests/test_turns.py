@@ -7,7 +7,7 @@ what arrived when stopped, and is stored exactly as it was seen live.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,12 +27,6 @@ if TYPE_CHECKING:
     from tests.store_fixtures import FakeClock
 
 ROLE = builtin_roles()["gadget"]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
 
 
 @pytest.fixture

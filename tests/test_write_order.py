@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,23 +29,13 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def reader(migrated_url: str, store: Store) -> Iterator[Store]:
-    """Another connection pool on the same database: sees only what was committed."""
-    other = Store(migrated_url)
-    try:
-        yield other
-    finally:
-        other.close()
-
-
 def test_user_message_is_committed_before_the_reply_starts(
-    store: Store, reader: Store, clock: FakeClock
+    store: Store, second_store: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
     started = ask(store, owner, None, "question")
     # This is the moment the model would be called: the message is already durable.
-    seen = reader.get_conversation(owner, started.conversation_id)
+    seen = second_store.get_conversation(owner, started.conversation_id)
     assert [(x.id, x.text, x.status) for x in seen.messages] == [
         (started.message.id, "question", "complete"),
         (started.reply_id, "", "streaming"),
@@ -54,36 +43,38 @@ def test_user_message_is_committed_before_the_reply_starts(
 
 
 def test_a_reader_mid_stream_sees_the_partial_reply_marked_streaming(
-    store: Store, reader: Store, clock: FakeClock
+    store: Store, second_store: Store, clock: FakeClock
 ) -> None:
     owner = store.users.create_guest(clock()).id
     reply = ask(store, owner, None, "tell me").reply_id
-    assert reader.get_message(owner, reply).status == "streaming"
+    assert second_store.get_message(owner, reply).status == "streaming"
     assert store.checkpoint_reply(owner, reply, "Once upon", reasoning="thinking")
     assert store.checkpoint_reply(owner, reply, "Once upon a time")
-    seen = reader.get_message(owner, reply)
+    seen = second_store.get_message(owner, reply)
     assert (seen.text, seen.status, seen.is_streaming) == ("Once upon a time", "streaming", True)
 
 
-def test_midstream_error_keeps_partial_reply(store: Store, reader: Store, clock: FakeClock) -> None:
+def test_midstream_error_keeps_partial_reply(
+    store: Store, second_store: Store, clock: FakeClock
+) -> None:
     owner = store.users.create_guest(clock()).id
     started = ask(store, owner, None, "question", model="m/first")
     reply = started.reply_id
     store.checkpoint_reply(owner, reply, "Half an ans")
     sentence = "The model's provider is unavailable or overloaded right now."
     answer(store, owner, reply, "Half an answer", status="error", error=sentence, model="m/first")
-    user_message, seen = reader.get_conversation(owner, started.conversation_id).messages
+    user_message, seen = second_store.get_conversation(owner, started.conversation_id).messages
     assert user_message.text == "question"
     assert (seen.text, seen.status, seen.error) == ("Half an answer", "error", sentence)
     assert seen.model == "m/first"
 
 
-def test_stop_keeps_partial_reply(store: Store, reader: Store, clock: FakeClock) -> None:
+def test_stop_keeps_partial_reply(store: Store, second_store: Store, clock: FakeClock) -> None:
     owner = store.users.create_guest(clock()).id
     reply = ask(store, owner, None, "question").reply_id
     store.checkpoint_reply(owner, reply, "So far")
     answer(store, owner, reply, "So far, so", status="stopped")
-    seen = reader.get_message(owner, reply)
+    seen = second_store.get_message(owner, reply)
     assert (seen.text, seen.status, seen.error) == ("So far, so", "stopped", None)
 
 
