@@ -122,6 +122,13 @@ class Assistant:
                 self._client = ChatClient(settings)
             return self._client
 
+    def close(self) -> None:
+        """Close the model client's connections, if it was made."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def model_info(self, model_id: str) -> ModelInfo | None:
         return self.catalogue.get(model_id)
 
