@@ -122,6 +122,13 @@ class Assistant:
                 self._client = ChatClient(settings)
             return self._client
 
+    def close(self) -> None:
+        """Close the model client's connections, if it was made."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def _vision_model(self) -> str | None:
         """The model for image turns; None when the loaded catalogue has none that reads them."""
         configured = self.settings.vision_model

@@ -421,6 +421,9 @@ class Replies:
             time.sleep(tick)
             with self._lock:
                 tasks = list(self._tasks.values())
+                if self._closed and not tasks:  # drained: nothing will start again
+                    self._beating = False
+                    return
             now = time.monotonic()
             if self.unwatched_after is not None:
                 for task in tasks:

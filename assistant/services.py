@@ -69,6 +69,20 @@ def drain(timeout: float) -> int:
     return stopped
 
 
+def close_all() -> None:
+    """Stop and forget every shared `Services`: replies stopped at once (kept, marked
+    stopped), upkeep ended, model and database connections closed. The server calls it after
+    `drain` as it exits; tests call it after each test, whose database is its own."""
+    with _lock:
+        built = list(_shared.values())
+        _shared.clear()
+    for services in built:
+        services.replies.drain(0)
+        services.upkeep.stop()
+        services.assistant.close()
+        services.store.close()
+
+
 def build(settings: Settings) -> Services:
     """New services for `settings`, shared with nobody: `shared` makes the process's one;
     tests make one per simulated replica."""
@@ -107,4 +121,4 @@ def build(settings: Settings) -> Services:
     )
 
 
-__all__ = ["Services", "build", "drain", "shared", "shared_services"]
+__all__ = ["Services", "build", "close_all", "drain", "shared", "shared_services"]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.cookie_tickets import CookieTickets
 from assistant.errors import AssistantError
 from assistant.proxies import TrustedProxies
-from assistant.services import drain, shared, shared_services
+from assistant.services import close_all, drain, shared, shared_services
 from assistant.settings import Settings
 from server import navigation
 
@@ -77,7 +77,7 @@ class ServerContext:
         navigation.settle()
 
     def close(self) -> None:
-        # The store belongs to the process's services, which outlive this context in tests.
+        # The store belongs to the process's services, closed by `close_all` as the server exits.
         self._settings = self._tickets = None
 
     @asynccontextmanager
@@ -88,6 +88,7 @@ class ServerContext:
         finally:
             await asyncio.to_thread(self.drain)
             self.close()
+            await asyncio.to_thread(close_all)
 
     def drain(self) -> None:
         """Graceful stop. By the time the lifespan ends (SIGTERM), uvicorn has closed the

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from assistant.services import close_all
 from tests.fake_openrouter import FakeOpenRouter
 
 pytest_plugins = ("tests.store_fixtures", "tests.page_harness", "tests.api_harness")
@@ -20,6 +21,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith(_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     yield
+    # The services a test's pages or API built (its own database): their threads, pooled
+    # connections and files would otherwise outlive it, a few per test.
+    close_all()
 
 
 @pytest.fixture
