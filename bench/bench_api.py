@@ -390,8 +390,3 @@ def run() -> list[dict[str, Any]]:
     for row in rows:
         row["name"] += f" [{served_by}]"
     return rows
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(f"{row['name']:<100} {row['value']:>10} {row['unit']:<4} {row['target'] or ''}")

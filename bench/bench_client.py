@@ -198,8 +198,3 @@ def run(rounds: int = ROUNDS) -> list[dict[str, Any]]:
         },
         *stops,
     ]
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(f"{row['name']:<55} {row['value']:>10} {row['unit']:<4} {row['target'] or ''}")

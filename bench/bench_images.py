@@ -1,6 +1,6 @@
 """What the image pipeline costs on a 12-megapixel phone-like photo.
 
-Run `python bench/bench_images.py`, or import it and call `run()` for the figure rows.
+Run: `python -m bench images` (`run()` returns the figure rows).
 
 The photo is generated: coarse noise blown up into soft blobs, gradients across both axes and
 fine grain on top, saved at JPEG quality 92. It compresses like a camera picture (about 3 MB
@@ -10,10 +10,8 @@ for 4,000 x 3,000), unlike a flat test card that would flatter the ratio.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -75,14 +73,3 @@ def run(runs: int = RUNS) -> list[dict[str, Any]]:
             "target": f"<= {TIME_TARGET_MS:g}",
         },
     ]
-
-
-def main() -> None:
-    for row in run():
-        target = f"target {row['target']}" if row["target"] else ""
-        print(f"{row['name']:<45} {row['value']:>10} {row['unit']:<6} {target}")
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    main()

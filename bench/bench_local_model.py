@@ -16,7 +16,7 @@ HTTP path runs again on servers restarted with one inference thread, the default
 counted from the usage the server reports (or, for the client, from text deltas when it reports
 no usage: llama.cpp sends one token per chunk).
 
-Run: .venv/bin/python bench/bench_local_model.py
+Run: `python -m bench local_model`
 """
 
 from __future__ import annotations
@@ -241,9 +241,3 @@ def run() -> list[dict[str, Any]]:
         load = round(os.getloadavg()[0], 2)
         rows.append(_row("load average at the end (1 min)", load, f"on {os.cpu_count()} cores"))
     return rows
-
-
-if __name__ == "__main__":
-    for row in run():
-        target = f"  (target {row['target']})" if row["target"] else ""
-        print(f"{row['name']:<44} {row['value']!s:>8} {row['unit']}{target}")

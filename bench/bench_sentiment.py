@@ -1,6 +1,6 @@
 """How fast sentiment scoring and the sentiment page's aggregates are on this machine.
 
-Run: `.venv/bin/python bench/bench_sentiment.py`. Each row: name, value, unit, target.
+Run: `python -m bench sentiment`. Each row: name, value, unit, target.
 Targets are what the page needs to feel immediate (a rerun budget of about 100 ms for the
 aggregates of a long conversation) and what an analyst will wait for (a 100,000-row file in
 well under a minute).
@@ -213,8 +213,3 @@ def run() -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(f"{row['name']:<75} {row['value']:>10} {row['unit']:<11} target {row['target']}")

@@ -9,7 +9,6 @@ the same way, and one confusion row per gold label: how that label's messages we
 from __future__ import annotations
 
 import csv
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -59,9 +58,3 @@ def run() -> list[dict[str, Any]]:
         }
     )
     return result
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
-    for row in run():
-        print(f"{row['name']:<62} {row['value']!s:>10} {row['unit']:<12} {row['target'] or ''}")

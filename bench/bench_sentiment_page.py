@@ -1,7 +1,7 @@
 """What the sentiment page costs the server per rerun, without Streamlit: records to turn_frame,
 every aggregate, every figure, and the figures' JSON (what `st.plotly_chart` serialises).
 
-Run: `.venv/bin/python bench/bench_sentiment_page.py` (or `python -m bench sentiment_page`).
+Run: `python -m bench sentiment_page`.
 Each row: name, value, unit, target. The target is the rerun budget the page needs to feel
 immediate (about 250 ms of server time at 1,000 messages, before the browser draws).
 """
@@ -15,15 +15,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.sentiment import score_text, shared_analyzer
+from assistant.sentiment import score_text, shared_analyzer, statistics
 from assistant.sentiment.batch import to_csv_bytes
-from assistant.sentiment.statistics import (
-    attention_turns,
-    by_role,
-    distribution,
-    turn_frame,
-    unflagged_drops,
-)
 from bench.bench_sentiment import timed
 from ui import charts
 
@@ -65,13 +58,13 @@ def records(n: int, rng: random.Random) -> list[dict[str, Any]]:
 
 def build(messages: list[dict[str, Any]]) -> int:
     """Everything one rerun of the page computes; returns the bytes of figure JSON."""
-    frame = turn_frame(messages)
-    attention_turns(frame)
-    unflagged_drops(frame)
+    frame = statistics.turn_frame(messages)
+    statistics.attention_turns(frame)
+    statistics.unflagged_drops(frame)
     figures = [
         charts.compound_timeline(frame),
-        charts.label_distribution(distribution(frame)),
-        charts.role_comparison(by_role(frame)),
+        charts.label_distribution(statistics.distribution(frame)),
+        charts.role_comparison(statistics.by_role(frame)),
     ]
     return sum(len(figure.to_json()) for figure in figures)
 
@@ -99,7 +92,7 @@ def run() -> list[dict[str, Any]]:
                 "target": "< 600 kB",
             }
         )
-    frame = turn_frame(records(1_000, rng))
+    frame = statistics.turn_frame(records(1_000, rng))
     rows.append(
         {
             "name": "sentiment page CSV download, 1,000 messages (built only when clicked)",
@@ -109,8 +102,3 @@ def run() -> list[dict[str, Any]]:
         }
     )
     return rows
-
-
-if __name__ == "__main__":
-    for row in run():
-        print(f"{row['name']:<80} {row['value']:>8} {row['unit']:<4} target {row['target']}")

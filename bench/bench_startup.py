@@ -152,9 +152,3 @@ def run(runs: int = RUNS) -> list[dict[str, Any]]:
             "target": None,
         },
     ]
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
-    for row in run():
-        print(f"{row['name']:<62} {row['value']!s:>10} {row['unit']:<16} {row['target'] or ''}")

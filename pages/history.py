@@ -10,12 +10,11 @@ user, store = here.user, here.app.store
 st.title("History")
 flash.draw()
 if user.is_guest:
-    st.info(
+    page.invite_to_sign_in(
         "You are chatting as a guest: these conversations belong to this browser and are "
         "deleted after 30 days without a visit. Create an account to keep them.",
         icon=":material/person_add:",
     )
-    st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
 
 query = st.text_input(
     "Search your messages",

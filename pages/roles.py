@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import flash, links, page, role_editor, state
+from ui import flash, page, role_editor, state
 
 here = page.begin()
 user, store = here.user, here.app.store
@@ -11,12 +11,11 @@ st.title("My roles")
 flash.draw()
 
 if user.is_guest:
-    st.info(
+    page.invite_to_sign_in(
         "Your own roles need an account: they are saved with it and offered in the chat page's "
         "role list next to the built-in ones. Creating one takes a username and a password.",
         icon=":material/theater_comedy:",
     )
-    st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
 elif st.session_state[state.ROLES_EDITING] is not None:
     role_editor.draw_editor(store, user.id)
 else:

@@ -67,3 +67,14 @@ def ask(page: Page, text: str) -> None:
 def bubbles(page: Page) -> Locator:
     """The chat's messages, oldest first."""
     return page.get_by_test_id("stChatMessage")
+
+
+def register(page: Page, username: str, password: str) -> None:
+    """Create an account on the Account page (already open) and wait for its welcome."""
+    page.get_by_role("tab", name="Create account").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Confirm password")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_label("Confirm password").fill(password)
+    form.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)

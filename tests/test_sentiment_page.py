@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from assistant.accounts import Accounts
 from assistant.store import Store, StoreError
-from tests.fake_openrouter import FakeOpenRouter
-from tests.page_harness import PASSWORD, BrowserConnection, app_store
+from tests.page_harness import PASSWORD, BrowserConnection, Pages
 from tests.seeds import answer, ask
 from tests.store_fixtures import PostgresServer
 from ui import state
@@ -36,21 +34,14 @@ MODEL = "deepseek/deepseek-v3.2"
 
 
 @pytest.fixture
-def db(
-    browser: BrowserConnection,
-    fake: FakeOpenRouter,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> Iterator[Store]:
+def db(pages: Pages) -> Store:
     """The app's database (a new URL per test, so a new cached store), opened for seeding."""
-    store = app_store(monkeypatch, fake, tmp_path)
-    yield store
-    store.close()
+    return pages.store
 
 
 @pytest.fixture
-def accounts(db: Store) -> Accounts:
-    return Accounts(db, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+def accounts(pages: Pages) -> Accounts:
+    return pages.accounts
 
 
 def run(at: AppTest) -> AppTest:

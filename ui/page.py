@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
+
 from assistant.services import Services
 from assistant.store import User
-from ui import identity, services, state
+from ui import identity, links, services, state
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +27,10 @@ def begin() -> Page:
     return Page(user=identity.checked_user(), app=services.current())
 
 
-__all__ = ["Page", "begin"]
+def invite_to_sign_in(why: str, icon: str) -> None:
+    """Tell a guest what an account would give them here, with the way to the Account page."""
+    st.info(why, icon=icon)
+    st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
+
+
+__all__ = ["Page", "begin", "invite_to_sign_in"]

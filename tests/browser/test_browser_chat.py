@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from tests.browser_harness import (
     ask,
     bubbles,
-    launched_chromium,
     open_chat,
     require_chromium,
 )
@@ -32,7 +31,7 @@ from tests.fake_openrouter import (
 from tests.served_app import app_env, served_app
 from tests.test_chat_page import is_title_request
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 pytestmark = pytest.mark.browser
 
@@ -40,24 +39,6 @@ require_chromium()
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter(tokens_per_second=40) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake.url, tmp_path_factory.mktemp("data"))) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture

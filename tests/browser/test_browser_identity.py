@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser_harness import launched_chromium, require_chromium
+from tests.browser_harness import register, require_chromium
 from tests.fake_openrouter import FakeOpenRouter
 from tests.served_app import app_env, served_app
 
@@ -24,24 +24,6 @@ require_chromium()
 
 COOKIE = "assistant_session"
 PASSWORD = "amber-lantern-quietly-93"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake.url, tmp_path_factory.mktemp("identity"))) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture
@@ -93,16 +75,6 @@ def go_to(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=15_000)
 
 
-def register(page: Page, username: str) -> None:
-    page.get_by_role("tab", name="Create account").click()
-    form = page.get_by_test_id("stForm").filter(has_text="Confirm password")
-    form.get_by_label("Username").fill(username)
-    form.get_by_label("Password", exact=True).fill(PASSWORD)
-    form.get_by_label("Confirm password").fill(PASSWORD)
-    form.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)
-
-
 def test_the_first_page_gets_an_http_only_strict_cookie_that_scripts_cannot_read(
     context: BrowserContext, app_url: str
 ) -> None:
@@ -124,7 +96,7 @@ def test_signing_in_and_out_replace_the_cookie_and_the_token_never_reaches_the_p
     first = str(session_cookie(context)["value"])
 
     go_to(page, "Account")
-    register(page, "cookie_tester")
+    register(page, "cookie_tester", PASSWORD)
     signed_in = wait_for_new_cookie(context, first)  # rotated: no session fixation
     devices = [c for c in context.cookies() if c["name"] == "assistant_device"]
     assert devices and devices[0]["httpOnly"] and devices[0]["sameSite"] == "Strict"
@@ -167,7 +139,7 @@ def test_a_wrong_phrase_keeps_the_delete_section_open_with_its_error(
 ) -> None:
     page = open_page(context, app_url)
     go_to(page, "Account")
-    register(page, "phrase_tester")
+    register(page, "phrase_tester", PASSWORD)
     section = page.get_by_test_id("stExpander").filter(has_text="Delete this account")
     section.get_by_text("Delete this account and all its data").click()
     form = section.get_by_test_id("stForm")

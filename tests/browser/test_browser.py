@@ -18,37 +18,19 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser_harness import (
     ask,
     bubbles,
-    launched_chromium,
     open_chat,
+    register,
     require_chromium,
 )
 from tests.fake_openrouter import FakeOpenRouter, http_error, reply
-from tests.served_app import app_env, served_app
+from tests.served_app import served_app
 from tests.test_chat_page import is_title_request
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 pytestmark = pytest.mark.browser
 
 require_chromium()
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenRouter]:
-    with FakeOpenRouter(tokens_per_second=40) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app_url(fake: FakeOpenRouter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_app(app_env(fake.url, tmp_path_factory.mktemp("data"))) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture
@@ -139,15 +121,6 @@ def go_to(page: Page, app_url: str, title: str) -> None:
     expect(page.get_by_role("heading").first).to_be_visible(timeout=15_000)
 
 
-def register(page: Page, username: str, password: str) -> None:
-    page.get_by_role("tab", name="Create account").click()
-    form = page.get_by_test_id("stForm").filter(has_text="Confirm password")
-    form.get_by_label("Username").fill(username)
-    form.get_by_label("Password", exact=True).fill(password)
-    form.get_by_label("Confirm password").fill(password)
-    form.get_by_role("button", name="Create account").click()
-
-
 def sign_in(page: Page, username: str, password: str) -> None:
     form = page.get_by_test_id("stForm").filter(has_text="Sign in")
     form.get_by_label("Username").fill(username)
@@ -170,7 +143,6 @@ def test_a_guest_keeps_the_chat_in_an_account_and_continues_elsewhere(
 
     go_to(page, app_url, "Account")
     register(page, "ada_browser", password)
-    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)
     go_to(page, app_url, "History")
     expect(page.get_by_text("Keep this conversation").first).to_be_visible(timeout=15_000)
     page.screenshot(path=str(DOCS / "history.png"), full_page=True)
@@ -197,7 +169,6 @@ def test_a_guest_keeps_the_chat_in_an_account_and_continues_elsewhere(
     page.goto(app_url)
     go_to(page, app_url, "Account")
     register(page, "bob_browser", password + "x")
-    expect(page.get_by_text("is ready")).to_be_visible(timeout=15_000)
     go_to(page, app_url, "History")
     expect(page.get_by_text("Keep this conversation")).to_have_count(0)
     third.close()
