@@ -36,6 +36,14 @@ class Services:
     turns: Turns
     upkeep: Upkeep
 
+    def close(self) -> None:
+        """Stop what runs (replies at once, kept as stopped; upkeep) and close the model's and
+        the database's connections."""
+        self.replies.drain(0)
+        self.upkeep.stop()
+        self.assistant.close()
+        self.store.close()
+
 
 _lock = threading.Lock()
 _shared: dict[Settings, Services] = {}
@@ -77,10 +85,7 @@ def close_all() -> None:
         built = list(_shared.values())
         _shared.clear()
     for services in built:
-        services.replies.drain(0)
-        services.upkeep.stop()
-        services.assistant.close()
-        services.store.close()
+        services.close()
 
 
 def build(settings: Settings) -> Services:

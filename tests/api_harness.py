@@ -127,7 +127,7 @@ def replica(settings: Settings) -> Iterator[Replica]:
             yield Replica(services, url)
     finally:
         services.replies.drain(2.0)
-        services.store.close()
+        services.close()
 
 
 @pytest.fixture
