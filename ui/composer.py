@@ -26,6 +26,9 @@ def chat_box(placeholder: str) -> Any:
         accept_file="multiple",
         file_type=IMAGE_TYPES,
         max_upload_size=MAX_UPLOAD_MB,
+        # One widget whatever the placeholder says: without a key a new role's input was a
+        # new element, and for a moment the page showed both.
+        key=state.CHAT_BOX,
     )
 
 

@@ -36,6 +36,7 @@ SCROLLED = "scrolled"  # the SCROLL value the page last scrolled for (see ui.bro
 HELPERS_INSTALLED = "helpers_installed"  # the page's copy listener is in place (ui.browser)
 RETURNED = "returned_text"  # a message refused as too long, given back to shorten ("" = none)
 RETURNED_BOX = "returned_box"  # the text area that holds it (a widget key)
+CHAT_BOX = "chat_box"  # the chat input (a widget key: one widget whatever its placeholder)
 TOKEN = "session_token"  # this browser's session token (the cookie's, once delivered)
 BROWSER_TOKEN = "browser_token"  # the session cookie the browser holds now, as far as we know
 DEVICE_TOKEN = "device_token"  # this browser's device cookie after a sign-in in this session

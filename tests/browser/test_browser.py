@@ -16,6 +16,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_harness import (
+    CHAT_INPUT,
     ask,
     bubbles,
     open_chat,
@@ -90,6 +91,26 @@ def test_switching_role_changes_the_page(page: Page) -> None:
     expect(page.get_by_test_id("stChatInputTextArea")).to_have_attribute(
         "placeholder", re.compile("Healthcare")
     )
+
+
+def test_a_role_switch_keeps_one_input_that_names_the_new_role(page: Page) -> None:
+    """The input is one widget: a new role's placeholder is written into it, never a second
+    input drawn beside the first (which showed for a moment, and made typing land in either)."""
+    page.evaluate(
+        """() => {
+          window.mostInputs = 0;
+          new MutationObserver(() => {
+            const count = document.querySelectorAll('[data-testid=stChatInputTextArea]').length;
+            window.mostInputs = Math.max(window.mostInputs, count);
+          }).observe(document.body, {subtree: true, childList: true, attributes: true});
+        }"""
+    )
+    for name in ("Sentiment analysis", "Healthcare guidance", "Tech support"):
+        choose_role(page, name)
+        expect(page.get_by_test_id(CHAT_INPUT)).to_have_attribute(
+            "placeholder", re.compile(f"^Ask {name}"), timeout=10_000
+        )
+    assert page.evaluate("() => window.mostInputs") == 1
 
 
 def test_stop_keeps_the_partial_reply_and_hangs_up(page: Page, fake: FakeOpenRouter) -> None:
