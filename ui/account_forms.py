@@ -38,13 +38,6 @@ def has_password(user: User) -> bool:
     return user.username is not None
 
 
-def _password_input(label: str, autocomplete: str, *, help: str | None = None) -> str:
-    """A masked password box; `autocomplete` tells password managers which one it is."""
-    return st.text_input(
-        label, type="password", autocomplete=autocomplete, max_chars=PASSWORD_CHARS, help=help
-    )
-
-
 def _welcome(signed: SignedIn, sentence: str) -> None:
     identity.signed_in(signed)
     flash.remember(sentence)
@@ -54,7 +47,12 @@ def _welcome(signed: SignedIn, sentence: str) -> None:
 def sign_in_form() -> None:
     with st.form("sign_in"):
         username = st.text_input("Username", autocomplete="username", max_chars=USERNAME_CHARS)
-        password = _password_input("Password", "current-password")
+        password = st.text_input(
+            "Password",
+            type="password",
+            autocomplete="current-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     if not submitted:
         return
@@ -75,12 +73,19 @@ def sign_in_form() -> None:
 def register_form() -> None:
     with st.form("register"):
         username = st.text_input("Username", autocomplete="username", max_chars=USERNAME_CHARS)
-        password = _password_input(
+        password = st.text_input(
             "Password",
-            "new-password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
             help="At least 8 characters; a few unrelated words make a strong one.",
         )
-        confirm = _password_input("Confirm password", "new-password")
+        confirm = st.text_input(
+            "Confirm password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button(
             "Create account", type="primary", icon=":material/person_add:"
         )
@@ -109,9 +114,24 @@ def single_sign_on_button() -> None:
 
 def change_password_form() -> None:
     with st.form("change_password", clear_on_submit=True):
-        current = _password_input("Current password", "current-password")
-        new = _password_input("New password", "new-password")
-        confirm = _password_input("Confirm new password", "new-password")
+        current = st.text_input(
+            "Current password",
+            type="password",
+            autocomplete="current-password",
+            max_chars=PASSWORD_CHARS,
+        )
+        new = st.text_input(
+            "New password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
+        )
+        confirm = st.text_input(
+            "Confirm new password",
+            type="password",
+            autocomplete="new-password",
+            max_chars=PASSWORD_CHARS,
+        )
         submitted = st.form_submit_button("Change password", icon=":material/password:")
     if not submitted:
         return
@@ -158,7 +178,12 @@ def delete_account_form(user: User) -> None:
         typed = st.text_input(f"Type `{shown}` to confirm", max_chars=PHRASE_CHARS)
         password = ""
         if has_password(user):
-            password = _password_input("Password", "current-password")
+            password = st.text_input(
+                "Password",
+                type="password",
+                autocomplete="current-password",
+                max_chars=PASSWORD_CHARS,
+            )
         submitted = st.form_submit_button(
             "Delete my account", type="primary", icon=":material/delete_forever:"
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from assistant.safe_markdown import make_safe
 from assistant.services import Services
 from assistant.store import User
 from ui import identity, links, services, state
@@ -29,7 +30,7 @@ def begin() -> Page:
 
 def invite_to_sign_in(why: str, icon: str) -> None:
     """Tell a guest what an account would give them here, with the way to the Account page."""
-    st.info(why, icon=icon)
+    st.info(make_safe(why), icon=icon)  # plain prose: shown as written
     st.page_link(links.ACCOUNT, label="Create an account or sign in", icon=":material/login:")
 
 
