@@ -19,19 +19,15 @@ ASSISTANT_DATA_DIR, from the environment or ./.streamlit/secrets.toml, as the ap
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
-import tomllib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from assistant import local_model
-from assistant.accounts import AccountError, Accounts, normalize_username
-from assistant.api_keys import ApiKeys
 from assistant.chat import Assistant
 from assistant.context import ChatTurn
 from assistant.errors import GENERIC_SENTENCE, AssistantError, InputError
@@ -40,7 +36,6 @@ from assistant.replies import Replies, ReplyJob, ReplyTask
 from assistant.reply import Reply, ReplyStatus
 from assistant.roles import DEFAULT_ROLE_ID, Role, builtin_roles
 from assistant.settings import Settings
-from assistant.store import Store, User
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Seconds a command waits for the model catalogue (vision routing and context windows use it);
@@ -223,101 +218,26 @@ def cmd_models(args: argparse.Namespace, replies: Replies) -> int:
 # -- operators' commands -------------------------------------------------------------------------
 
 
-def operator_settings(folder: Path | None = None) -> Settings:
-    """Settings as the app reads them: the environment, then ./.streamlit/secrets.toml."""
-    path = (folder or Path.cwd()) / ".streamlit" / "secrets.toml"
-    secrets: dict[str, object] = {}
-    if path.is_file():
-        try:
-            secrets = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(f"Cannot read {path}: {exc}") from None
-    return Settings.from_env(os.environ, secrets)
-
-
-def open_store() -> Store:
-    settings = operator_settings()
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.sqlalchemy_url)
-    store.migrate()
-    return store
-
-
-def _member(store: Store, name: str) -> User:
-    try:
-        key = normalize_username(name)[1]
-    except AccountError:
-        key = ""
-    found = store.users.credentials(key) if key else None
-    if found is None:
-        raise InputError(f"There is no user named {name!r}.")
-    return found.user
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        return getpass.getpass("Password: ")
-    return sys.stdin.readline().rstrip("\r\n")
-
-
-def cmd_users_create(args: argparse.Namespace, store: Store) -> int:
-    accounts = Accounts(store)
-    try:
-        signed = accounts.register(args.name, _read_password())
-    except AccountError as exc:
-        raise InputError(str(exc)) from None
-    accounts.sign_out(signed.token)  # an operator's account starts with no open session
-    print(f"Created user {signed.user.username}.", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_keys_create(args: argparse.Namespace, store: Store) -> int:
-    made = ApiKeys(store).create(_member(store, args.user), args.label or "")
-    print(made.token)
-    print(
-        f"Key {made.key.id} ({made.key.label}) for {args.user}: shown once, copy it now.",
-        file=sys.stderr,
-    )
-    return EXIT_OK
-
-
-def cmd_keys_list(args: argparse.Namespace, store: Store) -> int:
-    user = _member(store, args.user)
-    for key in ApiKeys(store).list(user.id):
-        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
-        state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d %H:%M}"
-        print(f"{key.id}  {key.created_at:%Y-%m-%d %H:%M}  {used:<16}  {state:<24}  {key.label}")
-    return EXIT_OK
-
-
-def cmd_keys_revoke(args: argparse.Namespace, store: Store) -> int:
-    if not ApiKeys(store).revoke_any(args.id):
-        raise InputError(f"There is no active key with the id {args.id!r}.")
-    print(f"Revoked key {args.id}.", file=sys.stderr)
-    return EXIT_OK
-
-
 def _operator_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="operators: manage accounts").add_subparsers(
         dest="users_command", required=True
     )
     create = users.add_parser("create", help="create an account (password read from stdin)")
     create.add_argument("name")
-    create.set_defaults(operate=cmd_users_create)
+    create.set_defaults(operate="users_create")
     keys = sub.add_parser("keys", help="operators: manage API keys").add_subparsers(
         dest="keys_command", required=True
     )
     make = keys.add_parser("create", help="make a key for a user and print it (once)")
     make.add_argument("--user", required=True, metavar="NAME")
     make.add_argument("--label", metavar="LABEL", help="a name for the key")
-    make.set_defaults(operate=cmd_keys_create)
+    make.set_defaults(operate="keys_create")
     listing = keys.add_parser("list", help="a user's keys (ids, dates, state, names)")
     listing.add_argument("--user", required=True, metavar="NAME")
-    listing.set_defaults(operate=cmd_keys_list)
+    listing.set_defaults(operate="keys_list")
     revoke = keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")
-    revoke.set_defaults(operate=cmd_keys_revoke)
+    revoke.set_defaults(operate="keys_revoke")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -361,11 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().addHandler(logging.NullHandler())
     try:
         if hasattr(args, "operate"):
-            store = open_store()
-            try:
-                return int(args.operate(args, store))
-            finally:
-                store.close()
+            # Imported here: the database's libraries would slow every `ask` by about half a
+            # second, and only these commands need them.
+            from assistant import operators
+
+            return operators.run(args.operate, args)
         assistant = Assistant(Settings.from_env(os.environ))
         return int(args.run(args, Replies(assistant)))
     except InputError as exc:

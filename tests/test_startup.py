@@ -39,6 +39,15 @@ def test_importing_the_core_loads_neither_pandas_nor_numpy(module: str) -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_the_terminal_client_loads_no_database_or_password_libraries() -> None:
+    """Only the operators' commands need them (assistant/operators.py, imported when one runs):
+    SQLAlchemy, Alembic and argon2 would add about half a second to every `ask`."""
+    loaded = modules_loaded_by("assistant.__main__")
+    assert not loaded & {"sqlalchemy", "alembic", "argon2"}, sorted(
+        loaded & {"sqlalchemy", "alembic", "argon2"}
+    )
+
+
 def test_the_sentiment_card_parser_loads_neither_pandas_nor_numpy() -> None:
     # The chat page parses every sentiment reply; only drawing the card's bar needs plotly.
     assert not modules_loaded_by("assistant.sentiment.card") & set(HEAVY)
