@@ -246,9 +246,14 @@ def test_a_socket_is_held_to_its_keys_limits(fake: FakeOpenRouter, database_url:
                 for _ in range(50):  # the slot is given back once the reply has been kept
                     await socket.send(type="send", ref="three", text="Now")
                     answer = await socket.next()
+                    while answer.get("ref") != "three":  # a late word about the first reply
+                        answer = await socket.next()
                     if answer["type"] == "accepted":
                         break
+                    assert answer["status"] == 429
                     await asyncio.sleep(0.05)
-                assert text_of(await socket.until("done")) == "Echo: Now"
+                now = answer["reply_id"]
+                seen = [m for m in await socket.until("done") if m.get("reply_id") == now]
+                assert text_of(seen) == "Echo: Now"
 
         run(talk)
