@@ -10,6 +10,7 @@ never imports this package, and this package never imports `pages/` or `ui/`.
                 /api/v1/...               the chat API (HTTP and WebSocket) server.chat_api
     middleware  ClientAddressMiddleware   who sent the request             server.client_address
                 SessionCookieMiddleware   a page load gets its cookie      server.session_cookie
+                UploadNameMiddleware      no NUL in an upload's file name  server.upload_names
     lifespan    ServerContext.lifespan    settings, store, navigation;     server.context
                                           on SIGTERM, replies may end
 
@@ -34,6 +35,7 @@ from server.api_context import ApiContext
 from server.client_address import ClientAddressMiddleware
 from server.context import ServerContext, read_secrets
 from server.session_cookie import SessionCookieMiddleware
+from server.upload_names import UploadNameMiddleware
 
 
 class AppOptions(TypedDict):
@@ -62,6 +64,7 @@ def app_options() -> AppOptions:
         "middleware": [
             Middleware(ClientAddressMiddleware, context=context),
             Middleware(SessionCookieMiddleware, base_path=base_path),
+            Middleware(UploadNameMiddleware),
         ],
         "lifespan": lifespan,
     }

@@ -36,6 +36,8 @@ from server import ticket_route
 from server.client_address import ClientAddressMiddleware, ServerTrust
 from server.context import ServerContext
 from server.session_cookie import SessionCookieMiddleware
+from server.upload_names import REFUSED as UPLOAD_REFUSED
+from server.upload_names import UploadNameMiddleware
 from tests.served_app import served_app
 from tests.store_fixtures import FakeClock, run_threads
 
@@ -297,3 +299,75 @@ def test_the_served_app_sets_the_cookie_and_serves_the_ticket_route(tmp_path: Pa
             headers={"Origin": "https://evil.example"},
         )
         assert foreign.status_code == 403
+
+
+# -- upload names --------------------------------------------------------------------------
+
+
+def upload_body(filename: bytes, data: bytes = b"\x89PNG\r\n\x1a\n" + b"0" * 40_000) -> bytes:
+    return (
+        b"--BOUNDARY\r\n"
+        b'Content-Disposition: form-data; name="file"; ' + filename + b"\r\n"
+        b"Content-Type: image/png\r\n\r\n" + data + b"\r\n--BOUNDARY--\r\n"
+    )
+
+
+def echo_uploads() -> Starlette:
+    async def upload(request: Request) -> Response:
+        form = await request.form()
+        file = form["file"]
+        assert not isinstance(file, str)
+        return PlainTextResponse(f"{file.filename}:{len(await file.read())}")
+
+    return Starlette(
+        routes=[Route("/_stcore/upload_file/{session}/{file}", upload, methods=["PUT"])],
+        middleware=[Middleware(UploadNameMiddleware)],
+    )
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [b'filename="evil\x00.png"', b"filename*=UTF-8''evil%00.png", b'filename="a.png\x00.svg"'],
+)
+def test_an_upload_named_with_a_nul_is_refused_before_streamlit_stores_it(filename: bytes) -> None:
+    async def put() -> httpx.Response:
+        transport = httpx.ASGITransport(app=echo_uploads())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.put(
+                "/_stcore/upload_file/s/f",
+                content=upload_body(filename),
+                headers={"Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+            )
+
+    answer = asyncio.run(put())
+    assert answer.status_code == 400 and answer.text == UPLOAD_REFUSED
+
+
+def test_an_upload_with_an_ordinary_name_reaches_streamlit_whole() -> None:
+    async def put() -> httpx.Response:
+        transport = httpx.ASGITransport(app=echo_uploads())
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.put(
+                "/_stcore/upload_file/s/f",
+                content=upload_body('filename="Café photo.png"'.encode()),
+                headers={"Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+            )
+
+    answer = asyncio.run(put())
+    assert answer.status_code == 200 and answer.text == "Café photo.png:40008"
+
+
+def test_the_served_app_refuses_an_upload_named_with_a_nul(tmp_path: Path) -> None:
+    with served_app({"ASSISTANT_DATA_DIR": str(tmp_path)}) as url:
+        answer = httpx.put(
+            f"{url}/_stcore/upload_file/session/file",
+            content=upload_body(b'filename="evil\x00.png"'),
+            headers={"Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+        )
+        assert answer.status_code == 400 and answer.text == UPLOAD_REFUSED
+        ordinary = httpx.put(
+            f"{url}/_stcore/upload_file/session/file",
+            content=upload_body(b'filename="photo.png"'),
+            headers={"Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+        )
+        assert ordinary.status_code != 400  # Streamlit's own checks (XSRF) answer it
