@@ -7,7 +7,8 @@ Design: a response is a `Scenario`, plain data. An error is a status, headers an
 stream is a function from the request to a sequence of frames (`Data`, `Comment`, `Pause`,
 `Hangup`), plus how to put them on the wire (line separator, byte splitting, multi-line
 `data:`, chunked or close-delimited). Scenario factories (`reply`, `stall`, `midstream_error`,
-`http_error`...) build every behaviour of `openrouter.md`, and `SCENARIOS` names them so another
+`http_error`...) build every behaviour a client of OpenRouter must handle (the list
+`assistant/client.py` documents), and `SCENARIOS` names them so another
 process can pick one through the control endpoint.
 
 Which scenario answers a chat request, first match wins:

@@ -1,4 +1,4 @@
-"""Accounts against the rules in safety.md, on SQLite and PostgreSQL, with an injected clock.
+"""Accounts against the README's Security rules, on SQLite and PostgreSQL, with an injected clock.
 
 Tests use a cheap Argon2id hasher (the parameters are not what is tested here, except in
 `test_default_hasher_is_argon2id_at_least_at_library_defaults`), so the suite stays fast.

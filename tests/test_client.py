@@ -1,4 +1,5 @@
-"""ChatClient against the fake OpenRouter server: every provider behaviour in openrouter.md."""
+"""ChatClient against the fake OpenRouter server: every provider behaviour it serves
+(tests/fake_openrouter.py)."""
 
 from __future__ import annotations
 
